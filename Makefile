@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make plan` and `make test`. Both bootstrap .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STACK  ?= dev
+OUT    ?= build/$(STACK)
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: plan test golden bench schema clean venv
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.4,<1"
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -c constraints.txt -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+plan: $(VENV)/.installed
+	$(PY) -m infra plan --stack $(STACK) --out $(OUT)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+# Regenerate tests/golden/*.json on purpose; review the diff before committing.
+golden: $(VENV)/.installed
+	$(PY) -m tests.golden.regenerate
+
+bench: $(VENV)/.installed
+	$(PY) bench/plan_overhead.py
+
+schema: $(VENV)/.installed
+	@$(PY) -m infra schema
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

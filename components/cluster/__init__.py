@@ -1,0 +1,81 @@
+"""`KubernetesCluster`: create or adopt EKS, GKE or AKS and yield a `KubernetesTarget`.
+
+The per-cloud module (aws.py, gcp.py, azure.py) is imported only when a cluster of that cloud
+is built, so a one-cloud stack never loads the other clouds' SDKs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pulumi
+
+from .._contracts import KubernetesTarget
+from ._build import ClusterBuild
+from .args import ClusterAdopt, ClusterCreate, ClusterSpec, KubernetesClusterArgs
+
+__all__ = ["KubernetesCluster", "KubernetesClusterArgs", "ClusterSpec", "ClusterCreate", "ClusterAdopt"]
+
+TYPE_TOKEN = "gpufleet:cluster:KubernetesCluster"
+
+
+class KubernetesCluster(pulumi.ComponentResource):
+    """A managed Kubernetes cluster (created or adopted) and a Kubernetes provider bound to it.
+
+    Pass the region's cloud provider in `opts.providers`; every child inherits it.
+    Outputs: `cluster_name`, `endpoint`, `kubeconfig` (always secret), `oidc_issuer_url`,
+    `created`, and `target` (the `KubernetesTarget` in-cluster components consume).
+    """
+
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
+    target: KubernetesTarget
+
+    def __init__(self, name: str, args: KubernetesClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        impl = importlib.import_module(f"{__name__}.{args.cloud}")
+        built: ClusterBuild
+        if args.spec.create is not None:
+            built = impl.create(self, name, args)
+        else:
+            built = impl.adopt(self, name, args)
+
+        import pulumi_kubernetes as k8s
+
+        self.cluster_name = built.cluster_name
+        self.endpoint = built.endpoint
+        self.kubeconfig = pulumi.Output.secret(built.kubeconfig)
+        self.oidc_issuer_url = built.identity.oidc_issuer_url or pulumi.Output.from_input("")
+        self.created = built.created
+        self.build = built
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            k8s.ProviderArgs(
+                kubeconfig=self.kubeconfig,
+                # Server-side apply surfaces field-manager conflicts instead of silently overwriting.
+                enable_server_side_apply=True,
+                # Replace k8s objects only when the cluster itself changes, not when a token or
+                # endpoint detail in the kubeconfig does.
+                cluster_identifier=self.cluster_name,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.target = KubernetesTarget(
+            provider=provider,
+            cluster_name=self.cluster_name,
+            cloud=args.cloud,
+            region=args.region,
+            environment=args.environment,
+            identity=built.identity,
+        )
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "endpoint": self.endpoint,
+                "kubeconfig": self.kubeconfig,
+                "oidcIssuerUrl": self.oidc_issuer_url,
+                "created": self.created,
+            }
+        )

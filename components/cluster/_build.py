@@ -1,0 +1,24 @@
+"""What a per-cloud cluster module hands back to the neutral facade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from .._contracts import WorkloadIdentity
+
+
+@dataclass(frozen=True)
+class ClusterBuild:
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    # Plain (non-secret) kubeconfig text; the facade wraps it in Output.secret before any use.
+    kubeconfig: pulumi.Output[str]
+    identity: WorkloadIdentity
+    created: bool
+    # Cloud ids later components need (VPC id, subnet ids, node role ARN, resource group ...).
+    network_id: pulumi.Output[str] | None = None
+    subnet_ids: pulumi.Output[list[str]] | None = None
+    node_role_arn: pulumi.Output[str] | None = None
+    resource_group_name: pulumi.Output[str] | None = None

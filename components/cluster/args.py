@@ -1,0 +1,340 @@
+"""Cloud-neutral cluster spec: create a cluster, or adopt one that already exists.
+
+Pure: no Pulumi or cloud SDK import. Cross-field rules that need the region's cloud live in
+`cluster_issues`, so a config loader can report them together with field errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .._contracts import Cloud
+from .._model import Args
+
+# Minor versions offered by all three managed services (standard support) when last checked;
+# see README "Kubernetes versions". The validation schemas used in tests are pinned to 1.33.
+SUPPORTED_VERSIONS: tuple[str, ...] = ("1.31", "1.32", "1.33", "1.34")
+KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34"]
+
+DEFAULT_SYSTEM_INSTANCE_TYPE: dict[str, str] = {
+    "aws": "m6i.large",
+    "gcp": "e2-standard-4",
+    "azure": "Standard_D4s_v5",
+}
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"expected a CIDR block such as 10.0.0.0/16 ({exc})") from None
+    if net.version != 4:
+        raise ValueError("expected an IPv4 CIDR block")
+    return str(net)
+
+
+class NetworkCreate(Args):
+    """A new network (VPC / VPC network / VNet) dedicated to the cluster."""
+
+    cidr: str = Field(
+        "10.0.0.0/16",
+        description="Address space of the new network; split into one private (and one public, AWS) "
+        "subnet per zone. Default 10.0.0.0/16.",
+    )
+
+    @field_validator("cidr")
+    @classmethod
+    def _check_cidr(cls, v: str) -> str:
+        v = _cidr(v)
+        if not 16 <= ipaddress.ip_network(v).prefixlen <= 20:
+            raise ValueError("prefix length must be between /16 and /20 so each zone gets a /20 or larger")
+        return v
+
+
+class NetworkExisting(Args):
+    """Place the cluster in a network that already exists; nothing network-related is created."""
+
+    network_id: str = Field(
+        ...,
+        min_length=1,
+        description="AWS VPC id, GCP VPC network self link or name, or Azure VNet resource id.",
+    )
+    subnet_ids: list[str] = Field(
+        ...,
+        min_length=1,
+        description="AWS: private subnet ids in at least two zones. GCP: one subnetwork (with "
+        "secondary ranges named 'pods' and 'services'). Azure: one subnet resource id.",
+    )
+
+
+class NetworkSpec(Args):
+    """Network placement: create a new one (default) or use an existing one, never both."""
+
+    create: NetworkCreate | None = Field(None, description="Settings for a new network; default 10.0.0.0/16.")
+    existing: NetworkExisting | None = Field(None, description="Use this network instead; nothing is created.")
+
+    @model_validator(mode="after")
+    def _not_both(self) -> "NetworkSpec":
+        if self.create is not None and self.existing is not None:
+            raise ValueError("set at most one of create or existing")
+        return self
+
+    @property
+    def new(self) -> NetworkCreate | None:
+        """The network to create, or None when an existing one is used."""
+        if self.existing is not None:
+            return None
+        return self.create or NetworkCreate()
+
+
+class SystemPool(Args):
+    """Small on-demand pool for cluster add-ons (CoreDNS, metrics, controllers). Never GPU."""
+
+    instance_type: str | None = Field(
+        None,
+        description="Instance/machine/VM size. Default: m6i.large (AWS), e2-standard-4 (GCP), "
+        "Standard_D4s_v5 (Azure).",
+    )
+    min_nodes: int = Field(2, ge=1, le=10, description="Minimum nodes; default 2 so add-ons survive a node loss.")
+    max_nodes: int = Field(4, ge=1, le=20, description="Maximum nodes; default 4.")
+    disk_size_gib: int = Field(100, ge=30, le=2000, description="OS disk per node; default 100 GiB.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "SystemPool":
+        if self.max_nodes < self.min_nodes:
+            raise ValueError(f"max_nodes ({self.max_nodes}) must be >= min_nodes ({self.min_nodes})")
+        return self
+
+
+class AwsClusterOptions(Args):
+    kms_key_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
+        description="Existing KMS key for envelope encryption of Kubernetes secrets. Default: a new "
+        "customer-managed key with yearly rotation.",
+    )
+    admin_role_arns: list[str] = Field(
+        default_factory=list,
+        description="IAM role ARNs given cluster-admin through EKS access entries. Default: none "
+        "(the creating identity is not made admin implicitly).",
+    )
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _arns(cls, v: list[str]) -> list[str]:
+        import re
+
+        bad = [a for a in v if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", a)]
+        if bad:
+            raise ValueError(f"not IAM role ARNs: {bad} (expected arn:aws:iam::<12 digits>:role/<name>)")
+        return sorted(set(v))
+
+
+class GcpClusterOptions(Args):
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = Field(
+        "REGULAR", description="GKE release channel; default REGULAR (use STABLE for prod if preferred)."
+    )
+    master_ipv4_cidr: str = Field(
+        "172.16.0.0/28", description="/28 for the private control-plane endpoint; default 172.16.0.0/28."
+    )
+    pods_cidr: str = Field("10.64.0.0/14", description="Secondary range for pods (VPC-native); default 10.64.0.0/14.")
+    services_cidr: str = Field("10.68.0.0/20", description="Secondary range for services; default 10.68.0.0/20.")
+    database_encryption_key: str | None = Field(
+        None,
+        description="Cloud KMS key (projects/.../cryptoKeys/...) for application-layer secrets "
+        "encryption. Default: a new key ring and key with 90-day rotation.",
+    )
+
+    @field_validator("master_ipv4_cidr", "pods_cidr", "services_cidr")
+    @classmethod
+    def _cidrs(cls, v: str) -> str:
+        return _cidr(v)
+
+    @field_validator("master_ipv4_cidr")
+    @classmethod
+    def _master28(cls, v: str) -> str:
+        if ipaddress.ip_network(v).prefixlen != 28:
+            raise ValueError("GKE requires a /28 for the control-plane range")
+        return v
+
+
+class AzureClusterOptions(Args):
+    network_policy: Literal["azure", "calico", "cilium"] = Field(
+        "cilium", description="Network policy engine; default cilium (Azure CNI powered by Cilium)."
+    )
+    sku_tier: Literal["Free", "Standard", "Premium"] = Field(
+        "Standard", description="AKS control-plane tier; default Standard (financially backed SLA)."
+    )
+    admin_group_object_ids: list[str] = Field(
+        default_factory=list,
+        description="Entra group object ids given cluster-admin through Entra RBAC. Default: none.",
+    )
+
+    @field_validator("admin_group_object_ids")
+    @classmethod
+    def _uuids(cls, v: list[str]) -> list[str]:
+        import uuid
+
+        bad = []
+        for item in v:
+            try:
+                uuid.UUID(item)
+            except ValueError:
+                bad.append(item)
+        if bad:
+            raise ValueError(f"not Entra object ids (UUIDs): {bad}")
+        return sorted(set(v))
+
+
+class ClusterCreate(Args):
+    """Create a managed cluster (EKS, GKE or AKS) with secure defaults."""
+
+    version: KubernetesVersion = Field(..., description="Kubernetes minor version, e.g. '1.33'. Required.")
+    zones: list[str] = Field(
+        default_factory=list,
+        description="Zones for nodes and subnets. AWS requires at least two when the network is "
+        "created; GCP/Azure default to the region's zones chosen by the service.",
+    )
+    endpoint_access: Literal["private", "public_and_private"] = Field(
+        "private",
+        description="API server reachability. Default private (reachable from the network only); "
+        "public_and_private also exposes it to public_access_cidrs.",
+    )
+    public_access_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Source ranges allowed to reach a public endpoint. Required with public_and_private.",
+    )
+    network: NetworkSpec = Field(
+        default_factory=NetworkSpec,
+        description="A new network (default, 10.0.0.0/16) or an existing one.",
+    )
+    control_plane_logging: bool = Field(
+        True, description="Ship all control-plane log types (API, audit, authenticator, scheduler, controller-manager). Default on."
+    )
+    secrets_encryption: bool = Field(
+        True, description="Envelope-encrypt Kubernetes secrets with a customer-managed key. Default on."
+    )
+    system_pool: SystemPool = Field(default_factory=SystemPool, description="Add-on node pool; default 2-4 small on-demand nodes.")
+    aws: AwsClusterOptions | None = Field(None, description="EKS-only settings; only allowed when cloud is aws.")
+    gcp: GcpClusterOptions | None = Field(None, description="GKE-only settings; only allowed when cloud is gcp.")
+    azure: AzureClusterOptions | None = Field(None, description="AKS-only settings; only allowed when cloud is azure.")
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidr_list(cls, v: list[str]) -> list[str]:
+        return sorted({_cidr(c) for c in v})
+
+    @field_validator("zones")
+    @classmethod
+    def _zones_unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"zones must be unique, got {v}")
+        return v
+
+
+class ClusterAdopt(Args):
+    """Use a cluster that exists already (created elsewhere); nothing is created for it."""
+
+    name: str | None = Field(None, min_length=1, description="Existing cluster name, looked up in the region.")
+    stack_reference: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$",
+        description="Pulumi stack (org/project/stack) whose outputs describe the cluster. Outputs read: "
+        "clusterName, kubeconfig (secret), oidcIssuerUrl, and per cloud oidcProviderArn (aws) or "
+        "workloadPool (gcp).",
+    )
+    resource_group: str | None = Field(None, description="Azure resource group of the cluster; required on Azure with name.")
+    project_id: str | None = Field(None, description="GCP project of the cluster; default the region's project_id.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ClusterAdopt":
+        if (self.name is None) == (self.stack_reference is None):
+            raise ValueError("set exactly one of name or stack_reference")
+        return self
+
+
+class ClusterSpec(Args):
+    """Exactly one of create or adopt."""
+
+    create: ClusterCreate | None = Field(None, description="Create a new managed cluster.")
+    adopt: ClusterAdopt | None = Field(None, description="Adopt an existing cluster; creates nothing.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "ClusterSpec":
+        if (self.create is None) == (self.adopt is None):
+            raise ValueError("set exactly one of create or adopt")
+        return self
+
+
+def cluster_issues(spec: ClusterSpec, cloud: Cloud, region: str, environment: str) -> list[tuple[str, object, str]]:
+    """Cross-field problems as (relative path, value received, what is allowed)."""
+    issues: list[tuple[str, object, str]] = []
+    c = spec.create
+    if c is not None:
+        for other in ("aws", "gcp", "azure"):
+            if other != cloud and getattr(c, other) is not None:
+                issues.append((f"create.{other}", "<block>", f"only the '{cloud}' block is allowed for a {cloud} region"))
+        if c.endpoint_access == "public_and_private" and not c.public_access_cidrs:
+            issues.append(
+                ("create.public_access_cidrs", [], "at least one CIDR when endpoint_access is public_and_private")
+            )
+        if c.endpoint_access == "private" and c.public_access_cidrs:
+            issues.append(
+                ("create.public_access_cidrs", c.public_access_cidrs, "empty when endpoint_access is private")
+            )
+        if environment == "prod" and any(ipaddress.ip_network(x).prefixlen == 0 for x in c.public_access_cidrs):
+            issues.append(("create.public_access_cidrs", c.public_access_cidrs, "no 0.0.0.0/0 in prod"))
+        for i, z in enumerate(c.zones):
+            if not z.startswith(region):
+                issues.append((f"create.zones[{i}]", z, f"a zone of region {region} (e.g. {region}-a / {region}a / 1)"
+                               if cloud != "azure" else "an Azure zone number 1, 2 or 3"))
+        if cloud == "azure":
+            issues = [x for x in issues if not x[0].startswith("create.zones")]
+            for i, z in enumerate(c.zones):
+                if z not in ("1", "2", "3"):
+                    issues.append((f"create.zones[{i}]", z, "an Azure zone number: '1', '2' or '3'"))
+        if cloud == "aws" and c.network.new is not None and len(c.zones) < 2:
+            issues.append(("create.zones", c.zones, "at least two zones of the region (EKS needs subnets in two AZs)"))
+        ex = c.network.existing
+        if ex is not None and cloud in ("gcp", "azure") and len(ex.subnet_ids) != 1:
+            issues.append(("create.network.existing.subnet_ids", ex.subnet_ids, f"exactly one subnet on {cloud}"))
+    a = spec.adopt
+    if a is not None:
+        if cloud == "azure" and a.name is not None and not a.resource_group:
+            issues.append(("adopt.resource_group", None, "the cluster's resource group (required to adopt by name on Azure)"))
+        if cloud != "azure" and a.resource_group is not None:
+            issues.append(("adopt.resource_group", a.resource_group, "only on Azure"))
+        if cloud != "gcp" and a.project_id is not None:
+            issues.append(("adopt.project_id", a.project_id, "only on GCP"))
+    return issues
+
+
+class KubernetesClusterArgs(Args):
+    """Inputs of the `KubernetesCluster` component (one region)."""
+
+    cloud: Cloud = Field(..., description="aws, gcp or azure.")
+    region: str = Field(..., min_length=1, description="Cloud region, e.g. us-east-1, us-central1, eastus.")
+    environment: Literal["dev", "staging", "prod"] = Field(..., description="Drives retention/protection defaults.")
+    spec: ClusterSpec = Field(..., description="Create or adopt.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Cost tags put on every taggable child.")
+    cluster_name: str = Field(
+        ...,
+        pattern=r"^[a-z][a-z0-9-]{1,38}$",
+        description="Cloud-side name for a created cluster (adopted clusters keep their own name).",
+    )
+    project_id: str | None = Field(None, description="GCP project; required on GCP.")
+    resource_group_name: str | None = Field(
+        None, description="Azure resource group to create the cluster in. Default: a new group named after the cluster."
+    )
+
+    @model_validator(mode="after")
+    def _cloud_fields(self) -> "KubernetesClusterArgs":
+        if self.cloud == "gcp" and not self.project_id:
+            raise ValueError("project_id is required on gcp")
+        problems = cluster_issues(self.spec, self.cloud, self.region, self.environment)
+        if problems:
+            raise ValueError("; ".join(f"spec.{p}: got {v!r}, allowed: {a}" for p, v, a in problems))
+        return self

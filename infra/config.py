@@ -1,0 +1,314 @@
+"""`PlatformConfig`: the one structured stack key `gpufleet:platform`, validated up front.
+
+A bad config yields one `ConfigError` listing every problem with its config path
+(`platform.regions[1].cluster.create.version`), the value received and what is allowed. It is
+raised before any resource is registered. No network or cloud calls happen here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import pulumi
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from components._contracts import GCP_LABEL_VALUE, Cloud
+from components.cluster.args import ClusterSpec, cluster_issues
+
+CONFIG_KEY = "gpufleet:platform"
+ROOT = "platform"
+
+# Region name shapes per cloud. Checked offline; the GPU catalog (later) narrows them further.
+REGION_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
+    "aws": (re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$"), "an AWS region such as us-east-1"),
+    "gcp": (re.compile(r"^[a-z]+-[a-z]+\d$"), "a GCP region such as us-central1"),
+    "azure": (re.compile(r"^[a-z]+[a-z0-9]*$"), "an Azure location such as eastus"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CostTags(_Strict):
+    """Cost-allocation tags put on every taggable resource (AWS tags, GCP labels, Azure tags)."""
+
+    owner: str = Field(..., description="Team that owns the spend. Required; lowercase, digits, '-' or '_'.")
+    cost_center: str = Field(..., alias="cost-center", description="Cost center code. Required; same rule as owner.")
+    extra: dict[str, str] = Field(default_factory=dict, description="More tags; keys and values follow the same rule.")
+
+    @field_validator("owner", "cost_center")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        if not v or not GCP_LABEL_VALUE.match(v):
+            raise ValueError("1-63 characters of lowercase letters, digits, '-' or '_' (valid on all clouds)")
+        return v
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, val in v.items() if not re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", k) or not GCP_LABEL_VALUE.match(val)]
+        if bad:
+            raise ValueError(f"invalid tag keys/values for {sorted(bad)}: lowercase letters, digits, '-' or '_'")
+        reserved = {"environment", "owner", "cost-center", "managed-by"} & set(v)
+        if reserved:
+            raise ValueError(f"{sorted(reserved)} are set by gpufleet; remove them from extra")
+        return dict(sorted(v.items()))
+
+
+class RegionConfig(_Strict):
+    """One region of the platform: a cloud region with its cluster."""
+
+    name: str = Field(
+        ...,
+        pattern=r"^[a-z][a-z0-9]{1,11}$",
+        description="Short unique key (e.g. use1) used in resource names. 2-12 lowercase letters/digits.",
+    )
+    cloud: Cloud = Field(..., description="aws, gcp or azure.")
+    region: str = Field(..., description="The cloud's region name (us-east-1, us-central1, eastus).")
+    role: Literal["primary", "standby"] = Field(
+        "primary", description="primary serves traffic; standby receives DR replicas and failover. Default primary."
+    )
+    project_id: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="GCP project id. Required for gcp, not allowed elsewhere."
+    )
+    subscription_id: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="Azure subscription. Default: the one the Azure provider resolves (az login / ARM_SUBSCRIPTION_ID).",
+    )
+    cluster: ClusterSpec = Field(..., description="create a cluster, or adopt an existing one.")
+
+
+class PlatformConfig(_Strict):
+    """The whole platform for one stack (environment)."""
+
+    environment: Literal["dev", "staging", "prod"] = Field(
+        ..., description="dev, staging or prod. prod protects stateful resources and tightens checks."
+    )
+    tags: CostTags = Field(..., description="Required cost tags: owner and cost-center.")
+    regions: list[RegionConfig] = Field(..., min_length=1, description="At least one region; exactly one primary.")
+
+    def primary(self) -> RegionConfig:
+        return next(r for r in self.regions if r.role == "primary")
+
+    @property
+    def clouds(self) -> list[str]:
+        return sorted({r.cloud for r in self.regions})
+
+
+class Problem(BaseModel):
+    path: str
+    value: Any = None
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: got {_show(self.value)}; allowed: {self.allowed}"
+
+
+class ConfigError(pulumi.RunError):
+    """Every problem in a stack config at once. Reported without a traceback by Pulumi and the CLI."""
+
+    def __init__(self, problems: list[Problem], source: str = CONFIG_KEY) -> None:
+        self.problems = sorted(problems, key=lambda p: _path_key(p.path))
+        lines = [f"invalid {source}: {len(self.problems)} problem(s)"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        text = repr(value)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return repr(value)
+
+
+def _path_key(path: str) -> list:
+    return [int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", path) if p]
+
+
+def _join(loc: tuple) -> str:
+    out = ROOT
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """Follow a pydantic error location through the model tree to the model that owns it."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = next(
+            (f for n, f in current.model_fields.items() if n == part or f.alias == part),
+            None,
+        )
+        if field is None:
+            return None
+        current = _unwrap(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    for arg in (get_args(annotation) or (annotation,)) if get_origin(annotation) is not None else (annotation,):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        inner = get_args(arg)
+        for sub in inner:
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                return sub
+    return annotation
+
+
+def _from_pydantic(exc: ValidationError, model: type[BaseModel], prefix: tuple = ()) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = prefix + tuple(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(model, loc[len(prefix):-1])
+            known = sorted((f.alias or n) for n, f in owner.model_fields.items()) if owner else []
+            problems.append(Problem(path=_join(loc), value=err.get("input"), allowed=f"no such key; known keys: {', '.join(known)}"))
+            continue
+        if err["type"] == "missing":
+            problems.append(Problem(path=_join(loc), value=None, allowed="a value (required)"))
+            continue
+        allowed = msg.removeprefix("Input should be ").removeprefix("Value error, ")
+        problems.append(Problem(path=_join(loc), value=err.get("input"), allowed=allowed))
+    return problems
+
+
+def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for i, r in regions:
+        base = f"{ROOT}.regions[{i}]"
+        pattern, example = REGION_PATTERNS[r.cloud]
+        if not pattern.match(r.region):
+            problems.append(Problem(path=f"{base}.region", value=r.region, allowed=example))
+        if r.cloud == "gcp" and not r.project_id and r.cluster.create is not None:
+            problems.append(Problem(path=f"{base}.project_id", value=None, allowed="a GCP project id (required on gcp)"))
+        if r.cloud == "gcp" and not r.project_id and r.cluster.adopt is not None and not r.cluster.adopt.project_id:
+            problems.append(Problem(path=f"{base}.project_id", value=None, allowed="a GCP project id (required on gcp)"))
+        if r.cloud != "gcp" and r.project_id:
+            problems.append(Problem(path=f"{base}.project_id", value=r.project_id, allowed="only on gcp regions"))
+        if r.cloud != "azure" and r.subscription_id:
+            problems.append(Problem(path=f"{base}.subscription_id", value=r.subscription_id, allowed="only on azure regions"))
+        for rel, value, allowed in cluster_issues(r.cluster, r.cloud, r.region, cfg_env or "dev"):
+            problems.append(Problem(path=f"{base}.cluster.{rel}", value=value, allowed=allowed))
+    return problems
+
+
+def _platform_level(cfg: PlatformConfig) -> list[Problem]:
+    problems = []
+    primaries = [i for i, r in enumerate(cfg.regions) if r.role == "primary"]
+    if len(primaries) != 1:
+        problems.append(
+            Problem(path=f"{ROOT}.regions", value=[r.role for r in cfg.regions], allowed="exactly one region with role primary")
+        )
+    seen: dict[str, int] = {}
+    for i, r in enumerate(cfg.regions):
+        if r.name in seen:
+            problems.append(
+                Problem(path=f"{ROOT}.regions[{i}].name", value=r.name, allowed=f"a name not used by regions[{seen[r.name]}]")
+            )
+        seen.setdefault(r.name, i)
+    pairs: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(cfg.regions):
+        key = (r.cloud, r.region)
+        if key in pairs:
+            problems.append(
+                Problem(path=f"{ROOT}.regions[{i}].region", value=r.region,
+                        allowed=f"a cloud region not already used by regions[{pairs[key]}]")
+            )
+        pairs.setdefault(key, i)
+    return problems
+
+
+def validate_platform(raw: Any) -> PlatformConfig:
+    """Validate a raw `gpufleet:platform` value; raise `ConfigError` with every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(path=ROOT, value=raw, allowed="a mapping with environment, tags and regions")])
+    problems: list[Problem] = []
+    cfg: PlatformConfig | None = None
+    try:
+        cfg = PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems += _from_pydantic(exc, PlatformConfig)
+    env = raw.get("environment") if raw.get("environment") in ("dev", "staging", "prod") else None
+    if cfg is not None:
+        problems += _semantic(env, list(enumerate(cfg.regions)))
+        problems += _platform_level(cfg)
+    else:
+        # Cross-field checks still run for every region that is valid on its own, so one
+        # pass reports problems from all regions.
+        good: list[tuple[int, RegionConfig]] = []
+        items = raw.get("regions") if isinstance(raw.get("regions"), list) else []
+        for i, item in enumerate(items):
+            try:
+                good.append((i, RegionConfig.model_validate(item)))
+            except ValidationError:
+                pass
+        problems += _semantic(env, good)
+    if problems:
+        raise ConfigError(_dedupe(problems))
+    assert cfg is not None
+    return cfg
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        key = (p.path, p.allowed)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def read_stack_file(path: str | Path) -> Any:
+    """Return the raw `gpufleet:platform` value of a `Pulumi.<stack>.yaml` file."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError([Problem(path=str(path), value=None, allowed="an existing stack file")], source=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(path=str(path), value=str(exc).splitlines()[0], allowed="valid YAML")], source=str(path)) from None
+    config = (doc or {}).get("config") if isinstance(doc, dict) else None
+    if not isinstance(config, dict) or CONFIG_KEY not in config:
+        raise ConfigError(
+            [Problem(path=f"{path}:config", value=sorted(config) if isinstance(config, dict) else config,
+                     allowed=f"a '{CONFIG_KEY}' key")],
+            source=str(path),
+        )
+    return config[CONFIG_KEY]
+
+
+def load_stack_file(path: str | Path) -> PlatformConfig:
+    raw = read_stack_file(path)
+    try:
+        return validate_platform(raw)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source=f"{CONFIG_KEY} in {path}") from None
+
+
+def load_stack_config() -> PlatformConfig:
+    """Inside a Pulumi program: read and validate `gpufleet:platform` from the stack config."""
+    raw = pulumi.Config("gpufleet").get_object("platform")
+    if raw is None:
+        raise ConfigError([Problem(path=ROOT, value=None, allowed=f"set '{CONFIG_KEY}' in stacks/Pulumi.<stack>.yaml")])
+    return validate_platform(raw)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the `gpufleet:platform` value, for editors validating stack files."""
+    schema = PlatformConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = CONFIG_KEY
+    return schema

@@ -1,0 +1,41 @@
+"""The offline plan: the real program under recording mocks, for people and for tests.
+
+`make_plan(raw_config, stack=...)` validates the config, runs `infra.program.main` exactly as
+`pulumi up` would (same config key, same code path) and returns the recorded run with its
+text report and plan.json document. Later issues add sections (capacity, replication,
+endpoints, alerts, findings) through `SECTION_BUILDERS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .report import plan_document, render_text, write_outputs
+from .runner import ProgramRun, run_program
+
+# name -> fn(run, cfg) -> JSON-able section of plan.json (and printed by the report).
+SECTION_BUILDERS: dict[str, Callable[[ProgramRun, Any], Any]] = {}
+
+
+@dataclass
+class Plan:
+    run: ProgramRun
+    document: dict[str, Any]
+    text: str
+
+    def write(self, out_dir: Path) -> list[Path]:
+        return write_outputs(self.run, Path(out_dir), self.document)
+
+
+def make_plan(raw_config: Any, *, stack: str) -> Plan:
+    from infra.config import CONFIG_KEY, validate_platform
+    from infra.program import main as program
+
+    cfg = validate_platform(raw_config)
+    run = run_program(program, stack=stack, config={CONFIG_KEY: raw_config})
+    sections = {name: build(run, cfg) for name, build in SECTION_BUILDERS.items()}
+    document = plan_document(run, config=raw_config, sections=sections)
+    title = f"gpufleet plan: stack {stack} ({cfg.environment}; clouds: {', '.join(cfg.clouds)})"
+    return Plan(run=run, document=document, text=render_text(run, title=title))

@@ -1,0 +1,96 @@
+"""`build_platform(cfg)`: compose the components for one stack from a validated `PlatformConfig`.
+
+Per region: an explicit cloud provider, a cluster (created or adopted), and the serving namespace.
+Later issues add GPU pools, model stores, Triton, endpoints, monitoring and DR here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components._cloud import cloud_provider
+from components._contracts import cost_tags
+from components.cluster import KubernetesCluster, KubernetesClusterArgs
+
+from .config import PlatformConfig, RegionConfig
+
+SERVING_NAMESPACE = "gpufleet-serving"
+
+
+def cluster_name(cfg: PlatformConfig, region: RegionConfig) -> str:
+    return f"gpufleet-{cfg.environment}-{region.name}"
+
+
+def build_region(cfg: PlatformConfig, region: RegionConfig) -> dict[str, Any]:
+    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    provider = cloud_provider(
+        f"{region.name}-{region.cloud}",
+        cloud=region.cloud,
+        region=region.region,
+        tags=tags,
+        project_id=region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None),
+        subscription_id=region.subscription_id,
+    )
+    cluster = KubernetesCluster(
+        region.name,
+        KubernetesClusterArgs(
+            cloud=region.cloud,
+            region=region.region,
+            environment=cfg.environment,
+            spec=region.cluster,
+            tags=tags,
+            cluster_name=cluster_name(cfg, region),
+            project_id=region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None),
+        ),
+        opts=pulumi.ResourceOptions(providers=[provider]),
+    )
+    namespace = _serving_namespace(region, cluster, tags)
+    return {
+        "cloud": region.cloud,
+        "region": region.region,
+        "role": region.role,
+        "clusterName": cluster.cluster_name,
+        "clusterCreated": cluster.created,
+        "endpoint": cluster.endpoint,
+        "servingNamespace": namespace.metadata.name,
+        "_kubeconfig": cluster.kubeconfig,
+    }
+
+
+def _serving_namespace(region: RegionConfig, cluster: KubernetesCluster, tags: dict[str, str]):
+    import pulumi_kubernetes as k8s
+
+    labels = {
+        # Pod Security Admission: serving pods must meet the "restricted" profile.
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "app.kubernetes.io/managed-by": "gpufleet",
+        "app.kubernetes.io/part-of": "gpufleet",
+    }
+    labels.update({k: v for k, v in tags.items() if k in ("environment", "owner", "cost-center")})
+    return k8s.core.v1.Namespace(
+        f"{region.name}-serving-ns",
+        k8s.core.v1.NamespaceInitArgs(metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVING_NAMESPACE, labels=labels)),
+        opts=pulumi.ResourceOptions(parent=cluster, provider=cluster.target.provider),
+    )
+
+
+def build_platform(cfg: PlatformConfig) -> dict[str, Any]:
+    """Build every region; return the stack outputs (kubeconfigs only as one secret map)."""
+    regions: dict[str, Any] = {}
+    kubeconfigs: dict[str, Any] = {}
+    for region in cfg.regions:
+        out = build_region(cfg, region)
+        kubeconfigs[region.name] = out.pop("_kubeconfig")
+        regions[region.name] = out
+    return {
+        "environment": cfg.environment,
+        "clouds": cfg.clouds,
+        "primaryRegion": cfg.primary().name,
+        "regions": regions,
+        "kubeconfigs": pulumi.Output.secret(kubeconfigs),
+    }
