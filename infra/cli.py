@@ -77,6 +77,9 @@ def _stack_name_from(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `python -m infra plan ... | head` exits quietly
     args = _parser().parse_args(argv)
     if args.command == "schema":
         return cmd_schema()

@@ -54,6 +54,9 @@ def build_region(cfg: PlatformConfig, region: RegionConfig) -> dict[str, Any]:
         "clusterName": cluster.cluster_name,
         "clusterCreated": cluster.created,
         "endpoint": cluster.endpoint,
+        "oidcIssuerUrl": cluster.oidc_issuer_url,
+        **({"oidcProviderArn": cluster.oidc_provider_arn} if region.cloud == "aws" else {}),
+        **({"workloadPool": cluster.workload_pool} if region.cloud == "gcp" else {}),
         "servingNamespace": namespace.metadata.name,
         "_kubeconfig": cluster.kubeconfig,
     }

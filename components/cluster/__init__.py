@@ -24,13 +24,16 @@ class KubernetesCluster(pulumi.ComponentResource):
 
     Pass the region's cloud provider in `opts.providers`; every child inherits it.
     Outputs: `cluster_name`, `endpoint`, `kubeconfig` (always secret), `oidc_issuer_url`,
-    `created`, and `target` (the `KubernetesTarget` in-cluster components consume).
+    `oidc_provider_arn` (aws), `workload_pool` (gcp), `created`, and `target` (the
+    `KubernetesTarget` in-cluster components consume).
     """
 
     cluster_name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     oidc_issuer_url: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    workload_pool: pulumi.Output[str]
     target: KubernetesTarget
 
     def __init__(self, name: str, args: KubernetesClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -48,6 +51,9 @@ class KubernetesCluster(pulumi.ComponentResource):
         self.endpoint = built.endpoint
         self.kubeconfig = pulumi.Output.secret(built.kubeconfig)
         self.oidc_issuer_url = built.identity.oidc_issuer_url or pulumi.Output.from_input("")
+        # Exported so another gpufleet stack can adopt this cluster through a StackReference.
+        self.oidc_provider_arn = built.identity.oidc_provider_arn or pulumi.Output.from_input("")
+        self.workload_pool = built.identity.workload_pool or pulumi.Output.from_input("")
         self.created = built.created
         self.build = built
         provider = k8s.Provider(
@@ -76,6 +82,8 @@ class KubernetesCluster(pulumi.ComponentResource):
                 "endpoint": self.endpoint,
                 "kubeconfig": self.kubeconfig,
                 "oidcIssuerUrl": self.oidc_issuer_url,
+                "oidcProviderArn": self.oidc_provider_arn,
+                "workloadPool": self.workload_pool,
                 "created": self.created,
             }
         )

@@ -118,8 +118,9 @@ class AwsClusterOptions(Args):
     )
     admin_role_arns: list[str] = Field(
         default_factory=list,
-        description="IAM role ARNs given cluster-admin through EKS access entries. Default: none "
-        "(the creating identity is not made admin implicitly).",
+        description="IAM role ARNs given cluster-admin through EKS access entries; list the role that "
+        "runs `pulumi up`. Default: none, in which case the identity that creates the cluster gets an "
+        "admin access entry so it can deploy the in-cluster components.",
     )
 
     @field_validator("admin_role_arns")
@@ -243,8 +244,9 @@ class ClusterAdopt(Args):
         None,
         pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$",
         description="Pulumi stack (org/project/stack) whose outputs describe the cluster. Outputs read: "
-        "clusterName, kubeconfig (secret), oidcIssuerUrl, and per cloud oidcProviderArn (aws) or "
-        "workloadPool (gcp).",
+        "clusterName, kubeconfig (secret), oidcIssuerUrl, endpoint (optional; default the kubeconfig's "
+        "server), and per cloud oidcProviderArn (aws) or workloadPool (gcp). The referenced stack exports "
+        "them at top level (e.g. a cluster-only stack built with KubernetesCluster).",
     )
     resource_group: str | None = Field(None, description="Azure resource group of the cluster; required on Azure with name.")
     project_id: str | None = Field(None, description="GCP project of the cluster; default the region's project_id.")

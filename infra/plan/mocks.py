@@ -20,7 +20,7 @@ from typing import Any
 from pulumi.runtime import mocks as _mocks
 from pulumi.runtime import rpc
 
-from .computed import computed_call, computed_outputs
+from .computed import computed_call, resource_outputs, stack_reference_outputs
 
 SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - wire-format constant
 SECRET_VALUE = rpc._special_secret_sig  # noqa: SLF001
@@ -125,12 +125,12 @@ class RecordingMocks(_mocks.Mocks):
     def new_resource(self, args: _mocks.MockResourceArgs):
         if args.typ == "pulumi:pulumi:StackReference":
             name = args.inputs.get("name", args.name)
-            return name, {"name": name, "outputs": self.stack_reference_outputs.get(name, {}), "secretOutputNames": []}
+            outputs = self.stack_reference_outputs.get(name)
+            if outputs is None:
+                outputs = stack_reference_outputs(name)
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": ["kubeconfig"]}
         rid = args.resource_id or f"{args.name}-id"
-        outputs = dict(args.inputs)
-        for key, value in computed_outputs(args.typ, args.name, args.inputs).items():
-            outputs.setdefault(key, value)
-        return rid, outputs
+        return rid, resource_outputs(args.typ, args.name, args.inputs)
 
     def call(self, args: _mocks.MockCallArgs):
         self.invokes.append(RecordedInvoke(token=args.token, provider=args.provider or "", args=dict(args.args)))

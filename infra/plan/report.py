@@ -120,7 +120,7 @@ def render_text(run: ProgramRun, *, title: str) -> str:
         else:
             comp = by_urn[urn]
             lines.append(f"{comp.name}  [{comp.type}]")
-        for r in members:
+        for r in sorted(members, key=lambda m: (m.type, m.name)):
             if r.urn == urn:
                 continue
             flags = [f for f, on in (("protect", r.options.get("protect")), ("retain", r.options.get("retainOnDelete")),

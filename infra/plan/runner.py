@@ -61,6 +61,8 @@ def run_program(
     set_all_config(wire_config)
     _settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    # A previous run that failed leaves its errored tasks behind; they must not leak into this one.
+    _settings.SETTINGS.outputs.clear()
     # set_mocks leaves a finished root stack behind; start a real one like the language host does.
     _settings.set_root_resource(None)  # type: ignore[arg-type]
 

@@ -22,11 +22,12 @@ def test_plan_prod_writes_plan_json_and_manifests(tmp_path):
     proc = run_cli("plan", "--stack", "prod", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "gpufleet plan: stack prod" in proc.stdout
-    assert "aws:eks/cluster:Cluster" in proc.stdout and "gpufleet-prod-use1" in proc.stdout
+    assert "gcp:container/cluster:Cluster" in proc.stdout and "usc1-" in proc.stdout
     doc = json.loads((out / "plan.json").read_text())
     assert doc["stack"] == "prod" and doc["formatVersion"] == 1
-    eks = [r for r in doc["resources"] if r["type"] == "aws:eks/cluster:Cluster"]
-    assert len(eks) == 2 and all(r["options"]["protect"] for r in eks)
+    gke = [r for r in doc["resources"] if r["type"] == "gcp:container/cluster:Cluster"]
+    assert len(gke) == 2 and all(r["options"]["protect"] for r in gke)
+    assert {r["inputs"]["name"] for r in gke} == {"gpufleet-prod-usc1", "gpufleet-prod-use1"}
     manifests = sorted((out / "k8s").glob("*.yaml"))
     assert manifests and all(yaml.safe_load(m.read_text())["kind"] for m in manifests)
     # Secrets never reach the report or plan.json.

@@ -45,10 +45,11 @@ def test_one_cluster_component_per_region(any_plan):
 
 def test_created_clusters_in_prod_are_protected():
     run = plan_for("prod").run
-    eks = run.by_type("aws:eks/cluster:Cluster")
-    assert len(eks) == 2
-    assert all(c.options["protect"] for c in eks)
-    assert {c.inputs["name"] for c in eks} == {"gpufleet-prod-use1", "gpufleet-prod-usw2"}
+    gke = run.by_type("gcp:container/cluster:Cluster")
+    assert len(gke) == 2
+    assert all(c.options["protect"] and c.inputs["deletionProtection"] for c in gke)
+    assert {c.inputs["name"] for c in gke} == {"gpufleet-prod-usc1", "gpufleet-prod-use1"}
+    assert all(not c.options["protect"] for c in plan_for("staging").run.by_type("aws:eks/cluster:Cluster"))
 
 
 def test_adopted_clusters_create_no_cluster(any_plan):
@@ -91,7 +92,7 @@ def test_invalid_config_inside_the_program_registers_nothing():
     bad = {"environment": "prod", "tags": {"owner": "a", "cost-center": "b"},
            "regions": [{"name": "use1", "cloud": "aws", "region": "us-east-1",
                         "cluster": {"create": {"version": "1.20"}}},
-                       {"name": "x", "cloud": "gcp", "region": "us-central1", "role": "standby",
+                       {"name": "usc1", "cloud": "gcp", "region": "us-central1", "role": "standby",
                         "cluster": {"create": {"version": "1.33"}}}]}
     with pytest.raises(ConfigError) as info:
         run_program(main, stack="bad", config={CONFIG_KEY: bad})

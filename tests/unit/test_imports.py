@@ -33,8 +33,8 @@ def _loaded_sdks(stack_file: Path) -> set[str]:
     "stack_file, cloud",
     [
         (ROOT / "stacks/Pulumi.dev.yaml", "azure"),
-        (ROOT / "stacks/Pulumi.staging.yaml", "gcp"),
-        (ROOT / "stacks/Pulumi.prod.yaml", "aws"),
+        (ROOT / "stacks/Pulumi.staging.yaml", "aws"),
+        (ROOT / "stacks/Pulumi.prod.yaml", "gcp"),
     ],
     ids=lambda v: v.name if isinstance(v, Path) else v,
 )

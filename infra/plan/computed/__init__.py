@@ -3,14 +3,18 @@
 A real provider computes some outputs (ARNs, endpoints, OIDC issuers, certificate data) that
 the program reads back. Under mocks they would be missing, so each cloud's table here supplies
 a deterministic, obviously-fake value in the `<computed:...>` shape. Inputs are never
-overridden: these only fill attributes the program did not set.
+overridden: these only fill attributes the program did not set, recursing into objects the
+program set partly (AKS `oidcIssuerProfile.enabled` set, `issuerURL` computed). Where the provider
+reshapes an input (an input list that comes back as a map), the table returns `Override(value)`.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 from . import aws, azure, gcp, kubernetes
+from ._merge import Override, deep_fill
 
 ResourceFn = Callable[[str, dict[str, Any]], dict[str, Any]]
 CallFn = Callable[[dict[str, Any]], dict[str, Any]]
@@ -31,6 +35,25 @@ def computed_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, A
     return fn(name, inputs) if fn else {}
 
 
+def resource_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs echoed as outputs (deep copy), completed with the computed placeholders."""
+    outputs = copy.deepcopy(dict(inputs))
+    deep_fill(outputs, computed_outputs(typ, name, inputs))
+    return outputs
+
+
 def computed_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
     fn = _CALLS.get(token)
     return fn(args) if fn else {}
+
+
+# Outputs a cluster adopted through a StackReference reads (see ClusterAdopt.stack_reference).
+STACK_REFERENCE_KEYS = ("clusterName", "kubeconfig", "endpoint", "oidcIssuerUrl", "oidcProviderArn", "workloadPool")
+
+
+def stack_reference_outputs(stack: str) -> dict[str, Any]:
+    """Offline stand-ins for another stack's outputs: the plan has no backend to read them from."""
+    outs = {key: placeholder("stackref", stack, key) for key in STACK_REFERENCE_KEYS}
+    outs["endpoint"] = "https://" + outs["endpoint"]
+    outs["oidcIssuerUrl"] = "https://" + outs["oidcIssuerUrl"]
+    return outs
