@@ -1,0 +1,102 @@
+"""GPU node pools with reserved, on-demand and spot capacity on EKS, GKE and AKS.
+
+`GpuNodePool` compiles one `PoolPlan` into the cloud's native pools (one per capacity type);
+`GpuClusterAddons` installs, once per cluster, what makes the mix work: the autoscaler priority
+(reserved, then spot, then on-demand), spot-interruption handling and the NVIDIA device plugin
+where the cloud does not provide it. Per-cloud modules are imported only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pydantic import ConfigDict, Field
+
+from .._contracts import KubernetesTarget, NodeTaint
+from .._model import Args
+from .args import CAPACITY_LABEL, GPU_LABEL, POOL_LABEL, CapacityMix, GpuPoolSpec, GpuSpec, Reservation
+from .plan_types import PoolPlan
+
+__all__ = [
+    "GpuNodePool", "GpuNodePoolArgs", "GpuClusterAddons", "GpuClusterAddonsArgs", "PoolBuild",
+    "GpuPoolSpec", "GpuSpec", "CapacityMix", "Reservation", "PoolPlan", "pool_labels",
+]
+
+POOL_TOKEN = "gpufleet:gpu_pool:GpuNodePool"
+ADDONS_TOKEN = "gpufleet:gpu_pool:GpuClusterAddons"
+
+# Where interruption handlers, device plugins and the autoscaler config live.
+SYSTEM_NAMESPACE = "kube-system"
+
+
+def pool_labels(plan: PoolPlan, capacity_type: str) -> dict[str, str]:
+    """Node labels of one native pool: user labels + pool, GPU model and capacity type."""
+    return {**plan.spec.labels, POOL_LABEL: plan.name, GPU_LABEL: plan.instance.gpu_model, CAPACITY_LABEL: capacity_type}
+
+
+class GpuNodePoolArgs(Args):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    plan: PoolPlan = Field(..., description="The decided pool (catalog + capacity planner).")
+    tags: dict[str, str] = Field(default_factory=dict, description="Cost tags on every taggable child.")
+    cluster: Any = Field(..., description="The cluster's ClusterBuild (ids the native pools attach to).")
+
+
+@dataclass(frozen=True)
+class PoolBuild:
+    """What a per-cloud pool module hands back."""
+
+    # capacity type (reserved | on-demand | spot) -> regexes matching the autoscaler's group names
+    autoscaler_groups: dict[str, list[pulumi.Input[str]]]
+    # capacity type -> native pool resource (for dependencies and outputs)
+    native_pools: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    """One GPU pool: native pools per capacity type with labels, taints and autoscaling bounds.
+
+    Outputs: `capacity` (per capacity type min/max and the floor), `node_labels`, `taints`.
+    """
+
+    def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(POOL_TOKEN, name, None, opts)
+        plan = args.plan
+        impl = importlib.import_module(f"{__name__}.{plan.cloud}")
+        self.build: PoolBuild = impl.build_pool(self, name, args)
+        self.plan = plan
+        self.node_labels = {POOL_LABEL: plan.name, GPU_LABEL: plan.instance.gpu_model}
+        self.taints = tuple(NodeTaint(t.key, t.value, t.effect) for t in plan.spec.taints)
+        self.capacity = plan.capacity.model_dump()
+        self.register_outputs({
+            "capacity": self.capacity,
+            "instanceType": plan.instance.instance_type,
+            "zones": plan.zones,
+            "nodeLabels": self.node_labels,
+            "taints": [t.model_dump() for t in plan.spec.taints],
+        })
+
+
+class GpuClusterAddonsArgs(Args):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    pools: list[Any] = Field(..., description="The region's GpuNodePool components.")
+    target: Any = Field(..., description="The cluster's KubernetesTarget.")
+    cluster: Any = Field(..., description="The cluster's ClusterBuild.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Cost tags on every taggable child.")
+    environment: str = Field(..., description="dev, staging or prod.")
+
+
+class GpuClusterAddons(pulumi.ComponentResource):
+    """Once per cluster with GPU pools: autoscaler priority, spot-interruption handling, and the
+    NVIDIA device plugin where the cloud does not install it. Pass the k8s and cloud providers
+    in `opts.providers`."""
+
+    def __init__(self, name: str, args: GpuClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(ADDONS_TOKEN, name, None, opts)
+        target: KubernetesTarget = args.target
+        impl = importlib.import_module(f"{__name__}.{target.cloud}")
+        impl.build_addons(self, name, args)
+        self.register_outputs({})
