@@ -39,6 +39,10 @@ def sdk_class(token: str):
         pkg = token.split(":")[2]
         return getattr(importlib.import_module(PACKAGES[pkg]), "Provider")
     pkg, module, cls = token.split(":")
+    if pkg == "kubernetes" and module == "helm.sh/v3":
+        return importlib.import_module("pulumi_kubernetes.helm.v3").Release
+    if pkg == "kubernetes" and "." in module.split("/")[0]:
+        return importlib.import_module("pulumi_kubernetes.apiextensions").CustomResource  # a CRD kind
     module = module.split("/")[0] if pkg != "kubernetes" else module.replace("/", ".")
     mod = importlib.import_module(f"{PACKAGES[pkg]}.{module.replace('-', '_')}")
     return getattr(mod, cls)
@@ -50,6 +54,9 @@ PACKAGES = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure-native": "pulumi_az
 
 def _kwargs(cls, inputs: dict) -> dict:
     """Map recorded camelCase inputs onto the class's snake_case keyword arguments."""
+    if cls.__name__ == "CustomResource":
+        rest = {k: v for k, v in inputs.items() if k not in ("apiVersion", "kind", "metadata")}
+        return {"api_version": inputs["apiVersion"], "kind": inputs["kind"], "metadata": inputs.get("metadata"), **rest}
     params = inspect.signature(cls._internal_init).parameters
     by_camel = {re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), p.rstrip("_")): p for p in params}
     by_camel.update({p.replace("_", "").lower(): p for p in params})

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from components._contracts import GCP_LABEL_VALUE, Cloud
 from components.cluster.args import ClusterSpec, cluster_issues
+from components.gpu_pool.args import GpuPoolSpec
 
 CONFIG_KEY = "gpufleet:platform"
 ROOT = "platform"
@@ -81,6 +82,10 @@ class RegionConfig(_Strict):
         description="Azure subscription. Default: the one the Azure provider resolves (az login / ARM_SUBSCRIPTION_ID).",
     )
     cluster: ClusterSpec = Field(..., description="create a cluster, or adopt an existing one.")
+    gpu_pools: list[GpuPoolSpec] = Field(
+        default_factory=list,
+        description="GPU node pools of this region's cluster. Default: none (the cluster has only its system pool).",
+    )
 
 
 class PlatformConfig(_Strict):
@@ -201,7 +206,77 @@ def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> l
             problems.append(Problem(path=f"{base}.subscription_id", value=r.subscription_id, allowed="only on azure regions"))
         for rel, value, allowed in cluster_issues(r.cluster, r.cloud, r.region, cfg_env or "dev"):
             problems.append(Problem(path=f"{base}.cluster.{rel}", value=value, allowed=allowed))
+        problems += _pool_problems(cfg_env or "dev", i, r)
     return problems
+
+
+def cluster_zones(r: RegionConfig) -> list[str]:
+    """Zones GPU nodes can use by default: the created cluster's zones, or the adopted one's."""
+    if r.cluster.create is not None:
+        return list(r.cluster.create.zones)
+    return list(r.cluster.adopt.zones) if r.cluster.adopt else []
+
+
+def _pool_problems(env: str, i: int, r: RegionConfig) -> list[Problem]:
+    from .pools import plan_pool
+
+    problems: list[Problem] = []
+    base = f"{ROOT}.regions[{i}]"
+    seen: dict[str, int] = {}
+    for j, pool in enumerate(r.gpu_pools):
+        where = f"{base}.gpu_pools[{j}]"
+        if pool.name in seen:
+            problems.append(Problem(path=f"{where}.name", value=pool.name, allowed=f"a name not used by gpu_pools[{seen[pool.name]}]"))
+        seen.setdefault(pool.name, j)
+        _, found = plan_pool(r.cloud, r.region, env, pool, cluster_zones(r))
+        problems += [Problem(path=f"{where}.{rel}", value=value, allowed=allowed) for rel, value, allowed in found]
+        problems += _attach_problems(i, r, pool, where)
+    return problems
+
+
+def _partial_pool_problems(env: str, i: int, item: Any) -> list[Problem]:
+    """Catalog/capacity checks of the pools that are valid on their own, in a region that is not."""
+    from .pools import plan_pool
+
+    if not isinstance(item, dict):
+        return []
+    cloud, region = item.get("cloud"), item.get("region")
+    if not isinstance(cloud, str) or cloud not in REGION_PATTERNS or not isinstance(region, str):
+        return []
+    cluster = item.get("cluster")
+    create = cluster.get("create") if isinstance(cluster, dict) else None
+    zones = create.get("zones") if isinstance(create, dict) else None
+    zones = zones if isinstance(zones, list) and all(isinstance(z, str) for z in zones) else []
+    out: list[Problem] = []
+    pools = item.get("gpu_pools") if isinstance(item.get("gpu_pools"), list) else []
+    for j, raw_pool in enumerate(pools):
+        try:
+            pool = GpuPoolSpec.model_validate(raw_pool)
+        except ValidationError:
+            continue
+        _, found = plan_pool(cloud, region, env, pool, zones)
+        out += [Problem(path=f"{ROOT}.regions[{i}].gpu_pools[{j}].{rel}", value=v, allowed=a) for rel, v, a in found]
+    return out
+
+
+def _attach_problems(i: int, r: RegionConfig, pool: GpuPoolSpec, where: str) -> list[Problem]:
+    """GPU nodes need somewhere to attach: subnets in the pool's zones, a node identity."""
+    out: list[Problem] = []
+    create, adopt = r.cluster.create, r.cluster.adopt
+    if r.cloud == "aws":
+        zones = cluster_zones(r)
+        if create is not None and create.network.existing is not None:
+            zones = []  # existing subnets: their zones are not known offline
+        for k, z in enumerate(pool.zones):
+            if zones and z not in zones:
+                out.append(Problem(path=f"{where}.zones[{k}]", value=z, allowed=f"a zone with cluster subnets: {zones}"))
+    if adopt is not None:
+        need = {"aws": ("node_role_arn", "subnet_ids"), "gcp": ("node_service_account",), "azure": ("subnet_ids",)}[r.cloud]
+        for field in need:
+            if not getattr(adopt, field):
+                out.append(Problem(path=f"{ROOT}.regions[{i}].cluster.adopt.{field}", value=None,
+                                   allowed=f"required to attach GPU pools to an adopted {r.cloud} cluster"))
+    return out
 
 
 def _platform_level(cfg: PlatformConfig) -> list[Problem]:
@@ -253,7 +328,7 @@ def validate_platform(raw: Any) -> PlatformConfig:
             try:
                 good.append((i, RegionConfig.model_validate(item)))
             except ValidationError:
-                pass
+                problems += _partial_pool_problems(env or "dev", i, item)
         problems += _semantic(env, good)
     if problems:
         raise ConfigError(_dedupe(problems))

@@ -14,7 +14,8 @@ from components._cloud import cloud_provider
 from components._contracts import cost_tags
 from components.cluster import KubernetesCluster, KubernetesClusterArgs
 
-from .config import PlatformConfig, RegionConfig
+from .config import PlatformConfig, RegionConfig, cluster_zones
+from .pools import plan_pool
 
 SERVING_NAMESPACE = "gpufleet-serving"
 
@@ -47,6 +48,7 @@ def build_region(cfg: PlatformConfig, region: RegionConfig) -> dict[str, Any]:
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
     namespace = _serving_namespace(region, cluster, tags)
+    pools = _gpu_pools(cfg, region, cluster, provider, tags)
     return {
         "cloud": region.cloud,
         "region": region.region,
@@ -58,8 +60,39 @@ def build_region(cfg: PlatformConfig, region: RegionConfig) -> dict[str, Any]:
         **({"oidcProviderArn": cluster.oidc_provider_arn} if region.cloud == "aws" else {}),
         **({"workloadPool": cluster.workload_pool} if region.cloud == "gcp" else {}),
         "servingNamespace": namespace.metadata.name,
+        "gpuPools": {p.plan.name: {"instanceType": p.plan.instance.instance_type, "capacity": p.capacity} for p in pools},
         "_kubeconfig": cluster.kubeconfig,
     }
+
+
+def pool_plans(cfg: PlatformConfig, region: RegionConfig) -> list:
+    """The region's decided pools (config validation already guaranteed they resolve)."""
+    plans = []
+    for pool in region.gpu_pools:
+        plan, problems = plan_pool(region.cloud, region.region, cfg.environment, pool, cluster_zones(region))
+        assert plan is not None, problems
+        plans.append(plan)
+    return plans
+
+
+def _gpu_pools(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags: dict[str, str]):
+    if not region.gpu_pools:
+        return []
+    from components.gpu_pool import GpuClusterAddons, GpuClusterAddonsArgs, GpuNodePool, GpuNodePoolArgs
+
+    opts = pulumi.ResourceOptions(providers=[provider, cluster.target.provider])
+    pools: list = []
+    for plan in pool_plans(cfg, region):
+        after = [r for p in pools for r in p.build.native_pools.values()]
+        pools.append(GpuNodePool(f"{region.name}-{plan.name}",
+                                 GpuNodePoolArgs(plan=plan, tags=tags, cluster=cluster.build, after=after), opts=opts))
+    GpuClusterAddons(
+        f"{region.name}-gpu-addons",
+        GpuClusterAddonsArgs(pools=pools, target=cluster.target, cluster=cluster.build, tags=tags,
+                             environment=cfg.environment),
+        opts=opts,
+    )
+    return pools
 
 
 def _serving_namespace(region: RegionConfig, cluster: KubernetesCluster, tags: dict[str, str]):

@@ -58,3 +58,26 @@ def assert_explicit_providers(run: ProgramRun) -> None:
         if r.custom and not r.type.startswith("pulumi:providers:") and r.type != "pulumi:pulumi:StackReference":
             assert r.provider, f"{r.type} {r.name} has no explicit provider"
             assert "::default" not in r.provider, f"{r.type} {r.name} uses a default provider: {r.provider}"
+
+
+KUBERNETES_VERSION = "1.33"  # pinned: the version the shipped stacks run
+
+
+def custom_resource_schemas() -> dict[tuple[str, str], dict]:
+    """Published CRD schemas kept as test data (source and version noted where defined)."""
+    from components.gpu_pool.gcp import COMPUTE_CLASS_SCHEMA
+
+    return {("cloud.google.com/v1", "ComputeClass"): COMPUTE_CLASS_SCHEMA}
+
+
+def validate_kubernetes_object(obj: dict) -> None:
+    """Strict upstream OpenAPI validation for built-in kinds; the CRD's schema for custom ones.
+    Raises on any problem (unknown kinds included)."""
+    import jsonschema
+    import kubernetes_validate
+
+    schema = custom_resource_schemas().get((obj.get("apiVersion"), obj.get("kind")))
+    if schema is not None:
+        jsonschema.validate(obj, schema)
+        return
+    kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)

@@ -19,6 +19,25 @@ __all__ = ["KubernetesCluster", "KubernetesClusterArgs", "ClusterSpec", "Cluster
 TYPE_TOKEN = "gpufleet:cluster:KubernetesCluster"
 
 
+def _with_adopt_handles(built: ClusterBuild, adopt: ClusterAdopt | None) -> ClusterBuild:
+    """Fill the node-pool handles a lookup cannot provide from the adopt config."""
+    import dataclasses
+
+    if adopt is None:
+        return built
+    changes: dict = {}
+    if adopt.node_role_arn and built.node_role_arn is None:
+        changes["node_role_arn"] = pulumi.Output.from_input(adopt.node_role_arn)
+    if adopt.subnet_ids:
+        changes["subnet_ids"] = pulumi.Output.from_input(list(adopt.subnet_ids))
+        changes["zones"] = tuple(adopt.zones)
+    if adopt.node_service_account and built.node_service_account is None:
+        changes["node_service_account"] = pulumi.Output.from_input(adopt.node_service_account)
+    if adopt.resource_group and built.resource_group_name is None:
+        changes["resource_group_name"] = pulumi.Output.from_input(adopt.resource_group)
+    return dataclasses.replace(built, **changes) if changes else built
+
+
 class KubernetesCluster(pulumi.ComponentResource):
     """A managed Kubernetes cluster (created or adopted) and a Kubernetes provider bound to it.
 
@@ -43,7 +62,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         if args.spec.create is not None:
             built = impl.create(self, name, args)
         else:
-            built = impl.adopt(self, name, args)
+            built = _with_adopt_handles(impl.adopt(self, name, args), args.spec.adopt)
 
         import pulumi_kubernetes as k8s
 

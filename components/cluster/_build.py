@@ -22,3 +22,8 @@ class ClusterBuild:
     subnet_ids: pulumi.Output[list[str]] | None = None
     node_role_arn: pulumi.Output[str] | None = None
     resource_group_name: pulumi.Output[str] | None = None
+    # What node-pool components attach to (None for adopted clusters unless looked up):
+    cluster_id: pulumi.Output[str] | None = None  # GKE cluster id / AKS managed cluster id
+    node_service_account: pulumi.Output[str] | None = None  # GKE node service account email
+    zones: tuple[str, ...] = ()  # zones of subnet_ids, in the same order (AWS created networks)
+    cluster_resource: pulumi.Resource | None = None  # for depends_on ordering

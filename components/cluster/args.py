@@ -250,6 +250,19 @@ class ClusterAdopt(Args):
     )
     resource_group: str | None = Field(None, description="Azure resource group of the cluster; required on Azure with name.")
     project_id: str | None = Field(None, description="GCP project of the cluster; default the region's project_id.")
+    # What GPU pools need to attach to a cluster gpufleet did not create (only needed with gpu_pools).
+    node_role_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+        description="AWS: IAM role for GPU nodes (needs the EKS worker, CNI and ECR read-only policies). Required for gpu_pools.",
+    )
+    subnet_ids: list[str] = Field(
+        default_factory=list,
+        description="AWS: private subnet ids for GPU nodes, one per entry of zones; Azure: the node subnet id. Required for gpu_pools.",
+    )
+    zones: list[str] = Field(default_factory=list, description="AWS: the zones of subnet_ids, in the same order.")
+    node_service_account: str | None = Field(
+        None, description="GCP: node service account email for GPU pools. Required for gpu_pools."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "ClusterAdopt":

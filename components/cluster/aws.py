@@ -420,6 +420,8 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         network_id=net.vpc_id,
         subnet_ids=pulumi.Output.all(*net.private_subnet_ids).apply(list),
         node_role_arn=node_role.arn,
+        zones=tuple(c.zones) if c.network.new is not None else (),
+        cluster_resource=cluster,
     )
 
 

@@ -340,6 +340,10 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
             # The cluster's own outbound IP is added by AKS; these are the operator ranges.
             authorized_ip_ranges=None if private else list(c.public_access_cidrs),
         ),
+        # The managed cluster autoscaler picks node pools by the priorities in the
+        # kube-system/cluster-autoscaler-priority-expander ConfigMap (GPU pools: reserved, then
+        # spot, then on-demand). Without that ConfigMap it falls back to random.
+        auto_scaler_profile=cs.ManagedClusterPropertiesAutoScalerProfileArgs(expander=cs.Expander.PRIORITY),
         auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
             upgrade_channel=cs.UpgradeChannel.PATCH,
             node_os_upgrade_channel=cs.NodeOSUpgradeChannel.NODE_IMAGE,
@@ -419,6 +423,8 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         network_id=network_id,
         subnet_ids=subnet_id.apply(lambda s: [s]),
         resource_group_name=rg.name,
+        cluster_id=cluster.id,
+        cluster_resource=cluster,
     )
 
 

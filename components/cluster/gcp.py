@@ -217,6 +217,9 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         created=True,
         network_id=network_id,
         subnet_ids=subnet_id.apply(lambda s: [s]),
+        cluster_id=cluster.id,
+        node_service_account=node_sa.email,
+        cluster_resource=cluster,
     )
 
 
@@ -398,6 +401,7 @@ def adopt(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterAr
             ),
         ),
         created=False,
+        cluster_id=found.id,
         network_id=found.network,
         subnet_ids=found.subnetwork.apply(lambda s: [s] if s else []),
     )

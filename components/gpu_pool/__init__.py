@@ -43,6 +43,11 @@ class GpuNodePoolArgs(Args):
     plan: PoolPlan = Field(..., description="The decided pool (catalog + capacity planner).")
     tags: dict[str, str] = Field(default_factory=dict, description="Cost tags on every taggable child.")
     cluster: Any = Field(..., description="The cluster's ClusterBuild (ids the native pools attach to).")
+    after: list[Any] = Field(
+        default_factory=list,
+        description="Native pools of earlier GpuNodePools on the same cluster to create after (AKS serialises "
+        "agent-pool operations). Default: none.",
+    )
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class PoolBuild:
     autoscaler_groups: dict[str, list[pulumi.Input[str]]]
     # capacity type -> native pool resource (for dependencies and outputs)
     native_pools: dict[str, pulumi.Resource] = field(default_factory=dict)
+    # Extra node labels a workload must select to land here (GKE: its compute class).
+    node_selector: dict[str, str] = field(default_factory=dict)
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -67,7 +74,8 @@ class GpuNodePool(pulumi.ComponentResource):
         impl = importlib.import_module(f"{__name__}.{plan.cloud}")
         self.build: PoolBuild = impl.build_pool(self, name, args)
         self.plan = plan
-        self.node_labels = {POOL_LABEL: plan.name, GPU_LABEL: plan.instance.gpu_model}
+        # What a workload selects to land on this pool (Triton builds its nodeSelector from it).
+        self.node_labels = {POOL_LABEL: plan.name, GPU_LABEL: plan.instance.gpu_model, **self.build.node_selector}
         self.taints = tuple(NodeTaint(t.key, t.value, t.effect) for t in plan.spec.taints)
         self.capacity = plan.capacity.model_dump()
         self.register_outputs({

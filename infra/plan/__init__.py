@@ -15,8 +15,27 @@ from typing import Any, Callable
 from .report import plan_document, render_text, write_outputs
 from .runner import ProgramRun, run_program
 
-# name -> fn(run, cfg) -> JSON-able section of plan.json (and printed by the report).
+# name -> fn(run, cfg) -> JSON-able section of plan.json; renderers print a section for people.
 SECTION_BUILDERS: dict[str, Callable[[ProgramRun, Any], Any]] = {}
+SECTION_RENDERERS: dict[str, Callable[[Any], str]] = {}
+
+
+def _capacity(run: ProgramRun, cfg: Any) -> Any:
+    from infra.platform import pool_plans
+    from infra.pools import capacity_row, capacity_section
+
+    rows = [capacity_row(plan, region.name) for region in cfg.regions for plan in pool_plans(cfg, region)]
+    return capacity_section(rows)
+
+
+def _render_capacity(section: Any) -> str:
+    from infra.pools import render_capacity
+
+    return render_capacity(section)
+
+
+SECTION_BUILDERS["capacity"] = _capacity
+SECTION_RENDERERS["capacity"] = _render_capacity
 
 
 @dataclass
@@ -38,4 +57,9 @@ def make_plan(raw_config: Any, *, stack: str) -> Plan:
     sections = {name: build(run, cfg) for name, build in SECTION_BUILDERS.items()}
     document = plan_document(run, config=raw_config, sections=sections)
     title = f"gpufleet plan: stack {stack} ({cfg.environment}; clouds: {', '.join(cfg.clouds)})"
-    return Plan(run=run, document=document, text=render_text(run, title=title))
+    text = render_text(run, title=title)
+    for name, render in SECTION_RENDERERS.items():
+        extra = render(sections[name])
+        if extra:
+            text += "\n" + extra
+    return Plan(run=run, document=document, text=text)

@@ -30,3 +30,34 @@ def test_example_runs_under_mocks(example):
     assert run.resources, "the example registers resources"
     assert_explicit_providers(run)
     assert run.secret_outputs == ["kubeconfig"]
+
+
+YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_config_reference_validates():
+    import yaml
+
+    from infra.config import validate_platform
+
+    configs = [yaml.safe_load(b) for b in YAML_BLOCKS if b.lstrip().startswith("config:")]
+    assert configs
+    for doc in configs:
+        validate_platform(doc["config"]["gpufleet:platform"])
+
+
+def test_readme_gpu_pool_example_validates_in_a_prod_gcp_region():
+    import textwrap
+
+    import yaml
+
+    from infra.config import validate_platform
+
+    block = next(b for b in YAML_BLOCKS if b.lstrip().startswith("gpu_pools:"))
+    pools = yaml.safe_load(textwrap.dedent(block))["gpu_pools"]
+    validate_platform({
+        "environment": "prod", "tags": {"owner": "a", "cost-center": "b"},
+        "regions": [{"name": "usc1", "cloud": "gcp", "region": "us-central1", "project_id": "gpufleet-prod",
+                     "cluster": {"create": {"version": "1.33", "zones": ["us-central1-a", "us-central1-b"]}},
+                     "gpu_pools": pools}],
+    })

@@ -24,6 +24,8 @@ BASE = {
             "region": "us-east-1",
             "role": "primary",
             "cluster": {"create": {"version": "1.33", "zones": ["us-east-1a", "us-east-1b"]}},
+            "gpu_pools": [{"name": "l4", "gpu": {"model": "L4", "gpus_per_node": 1},
+                           "capacity": {"max_nodes": 4, "spot_percent": 50}, "zones": ["us-east-1a"]}],
         }
     ],
 }
@@ -220,14 +222,17 @@ def test_json_schema_describes_every_field():
 
 # --- hypothesis: arbitrary configs never raise anything but ConfigError -------------------------
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False, width=16),
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 120), st.floats(allow_nan=False, width=16),
                     st.sampled_from(["aws", "gcp", "azure", "dev", "prod", "primary", "standby", "1.33", "us-east-1",
-                                     "us-east-1a", "10.0.0.0/16", "0.0.0.0/0", "", "x" * 70]))
+                                     "us-east-1a", "10.0.0.0/16", "0.0.0.0/0", "", "x" * 70, "L4", "H100", "A10G",
+                                     "g6.xlarge", "cr-0123456789abcdef0"]))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                        st.dictionaries(st.sampled_from(
                                                            ["create", "adopt", "name", "version", "zones", "cloud",
                                                             "region", "role", "cluster", "network", "existing", "cidr",
-                                                            "aws", "gcp", "azure", "owner", "cost-center"]), inner,
+                                                            "aws", "gcp", "azure", "owner", "cost-center", "gpu",
+                                                            "model", "capacity", "reservation", "max_nodes",
+                                                            "spot_percent", "gpu_pools"]), inner,
                                                            max_size=4)), max_leaves=12)
 
 

@@ -11,19 +11,28 @@ reshapes an input (an input list that comes back as a map), the table returns `O
 from __future__ import annotations
 
 import copy
+import importlib
+import pkgutil
 from typing import Any, Callable
 
-from . import aws, azure, gcp, kubernetes
 from ._merge import Override, deep_fill
 
 ResourceFn = Callable[[str, dict[str, Any]], dict[str, Any]]
 CallFn = Callable[[dict[str, Any]], dict[str, Any]]
 
+# Every public module of this package contributes a RESOURCES and a CALLS table (one module per
+# cloud or component, so parallel work never edits the same table). Duplicated tokens are a bug.
 _RESOURCES: dict[str, ResourceFn] = {}
 _CALLS: dict[str, CallFn] = {}
-for _mod in (aws, gcp, azure, kubernetes):
-    _RESOURCES.update(_mod.RESOURCES)
-    _CALLS.update(_mod.CALLS)
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("_"):
+        continue
+    _mod = importlib.import_module(f"{__name__}.{_info.name}")
+    for _table, _into in ((_mod.RESOURCES, _RESOURCES), (_mod.CALLS, _CALLS)):
+        _dupes = set(_table) & set(_into)
+        if _dupes:
+            raise RuntimeError(f"computed placeholders defined twice: {sorted(_dupes)} (in {_info.name})")
+        _into.update(_table)
 
 
 def placeholder(kind: str, name: str, attr: str) -> str:

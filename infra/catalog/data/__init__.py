@@ -1,0 +1,1 @@
+"""Catalog data files (YAML). A package only so that the YAML ships as package data."""
