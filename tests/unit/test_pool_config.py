@@ -149,3 +149,38 @@ def test_azure_taints_need_a_value():
                         "gpu_pools": [{"name": "t4", "gpu": {"model": "T4"},
                                        "taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]}]}]}
     assert "AKS taints" in problems(raw)["platform.regions[0].gpu_pools[0].taints[0].value"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from infra.pools import plan_pool  # noqa: E402
+
+small = st.one_of(st.none(), st.integers(-3, 30))
+
+
+@settings(max_examples=200, deadline=None)
+@given(min_nodes=small, max_nodes=small, reserved=small, base=small, spot=st.one_of(st.none(), st.integers(-10, 120)),
+       serving=st.integers(0, 10), env=st.sampled_from(["dev", "staging", "prod"]), with_reservation=st.booleans())
+def test_any_capacity_input_gives_a_sane_plan_or_config_errors(min_nodes, max_nodes, reserved, base, spot, serving, env,
+                                                              with_reservation):
+    capacity = {k: v for k, v in {"min_nodes": min_nodes, "max_nodes": max_nodes, "reserved_nodes": reserved,
+                                  "on_demand_base_nodes": base, "spot_percent": spot}.items() if v is not None}
+    if with_reservation:
+        capacity["reservation"] = {"id": "l4-res", "instance_type": "g2-standard-4", "zone": "us-central1-a"}
+    raw = copy.deepcopy(GCP_PROD)
+    raw["environment"] = env
+    raw["regions"][0]["gpu_pools"] = [{"name": "l4", "gpu": {"model": "L4"}, "serving_min_nodes": serving,
+                                       "capacity": capacity}]
+    try:
+        cfg = validate_platform(raw)
+    except ConfigError as exc:
+        assert all(p.path.startswith("platform.regions[0]") for p in exc.problems)
+        return
+    region = cfg.regions[0]
+    plan, found = plan_pool(region.cloud, region.region, env, region.gpu_pools[0], ["us-central1-a", "us-central1-b"])
+    assert plan is not None and found == []
+    c = plan.capacity
+    assert all(0 <= r.min <= r.max for r in (c.reserved, c.on_demand, c.spot))
+    assert c.floor >= serving
+    assert c.reserved.max + c.on_demand.max + c.spot.max == plan.capacity_input.max_nodes
