@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from components._contracts import GCP_LABEL_VALUE, Cloud
 from components.cluster.args import ClusterSpec, cluster_issues
 from components.gpu_pool.args import GpuPoolSpec
+from components.monitoring.args import MonitoringSpec, log_retention_days, monitoring_issues
+from components.cluster.args import retention_issue
+from components.dr.args import DrConfig, dr_issues
+from components.storage.args import ModelStoreConfig, storage_issues
 
 CONFIG_KEY = "gpufleet:platform"
 ROOT = "platform"
@@ -86,6 +90,11 @@ class RegionConfig(_Strict):
         default_factory=list,
         description="GPU node pools of this region's cluster. Default: none (the cluster has only its system pool).",
     )
+    storage: ModelStoreConfig = Field(
+        default_factory=ModelStoreConfig,
+        description="The region's model store (bucket/account Triton reads). Default: versioned, private, TLS-only, "
+        "customer-managed key in prod. The DR target region uses the replica instead of its own store.",
+    )
 
 
 class PlatformConfig(_Strict):
@@ -96,6 +105,14 @@ class PlatformConfig(_Strict):
     )
     tags: CostTags = Field(..., description="Required cost tags: owner and cost-center.")
     regions: list[RegionConfig] = Field(..., min_length=1, description="At least one region; exactly one primary.")
+    dr: DrConfig | None = Field(
+        None, description="Replicate the primary's model store to a standby region. Default: no replication."
+    )
+    monitoring: MonitoringSpec = Field(
+        default_factory=MonitoringSpec,
+        description="Notifications, serving SLO, budget, alert overrides and log retention. Default: monitoring on, "
+        "no budget, no notification targets.",
+    )
 
     def primary(self) -> RegionConfig:
         return next(r for r in self.regions if r.role == "primary")
@@ -207,6 +224,8 @@ def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> l
         for rel, value, allowed in cluster_issues(r.cluster, r.cloud, r.region, cfg_env or "dev"):
             problems.append(Problem(path=f"{base}.cluster.{rel}", value=value, allowed=allowed))
         problems += _pool_problems(cfg_env or "dev", i, r)
+        problems += [Problem(path=f"{base}.storage.{rel}", value=v, allowed=a)
+                     for rel, v, a in storage_issues(r.storage, r.cloud, cfg_env or "dev")]
     return problems
 
 
@@ -281,6 +300,16 @@ def _attach_problems(i: int, r: RegionConfig, pool: GpuPoolSpec, where: str) -> 
 
 def _platform_level(cfg: PlatformConfig) -> list[Problem]:
     problems = []
+    days = log_retention_days(cfg.monitoring, cfg.environment)
+    for cloud in cfg.clouds:
+        allowed = retention_issue(cloud, days)
+        if allowed:
+            problems.append(Problem(path=f"{ROOT}.monitoring.log_retention_days", value=days, allowed=allowed))
+    problems += [Problem(path=f"{ROOT}.monitoring.{rel}", value=v, allowed=a)
+                 for rel, v, a in monitoring_issues(cfg.monitoring, cfg.clouds, known_alerts())]
+    if cfg.dr is not None:
+        problems += [Problem(path=f"{ROOT}.{rel}", value=v, allowed=a)
+                     for rel, v, a in dr_issues(cfg.dr, cfg.regions, cfg.environment)]
     primaries = [i for i, r in enumerate(cfg.regions) if r.role == "primary"]
     if len(primaries) != 1:
         problems.append(
@@ -303,6 +332,14 @@ def _platform_level(cfg: PlatformConfig) -> list[Problem]:
             )
         pairs.setdefault(key, i)
     return problems
+
+
+def known_alerts() -> list[str]:
+    try:
+        from components.monitoring.rules import ALERT_NAMES
+    except ImportError:  # the rules module lands with the in-cluster monitoring
+        return []
+    return list(ALERT_NAMES)
 
 
 def validate_platform(raw: Any) -> PlatformConfig:

@@ -6,6 +6,7 @@ Later issues add GPU pools, model stores, Triton, endpoints, monitoring and DR h
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -13,6 +14,7 @@ import pulumi
 from components._cloud import cloud_provider
 from components._contracts import cost_tags
 from components.cluster import KubernetesCluster, KubernetesClusterArgs
+from components.monitoring.args import log_retention_days
 
 from .config import PlatformConfig, RegionConfig, cluster_zones
 from .pools import plan_pool
@@ -24,7 +26,23 @@ def cluster_name(cfg: PlatformConfig, region: RegionConfig) -> str:
     return f"gpufleet-{cfg.environment}-{region.name}"
 
 
-def build_region(cfg: PlatformConfig, region: RegionConfig) -> dict[str, Any]:
+@dataclass
+class RegionBuild:
+    """What later stack-level components (DR, endpoints) need of a region."""
+
+    region: RegionConfig
+    provider: pulumi.ProviderResource
+    cluster: KubernetesCluster
+    store: Any = None  # ModelStore, or None where the DR replica serves this region
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def name_seed() -> str:
+    """Hashed into global bucket/account names so stacks and projects never collide."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None) -> RegionBuild:
     tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
     provider = cloud_provider(
         f"{region.name}-{region.cloud}",
@@ -44,12 +62,14 @@ def build_region(cfg: PlatformConfig, region: RegionConfig) -> dict[str, Any]:
             tags=tags,
             cluster_name=cluster_name(cfg, region),
             project_id=region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None),
+            log_retention_days=log_retention_days(cfg.monitoring, cfg.environment),
         ),
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
     namespace = _serving_namespace(region, cluster, tags)
     pools = _gpu_pools(cfg, region, cluster, provider, tags)
-    return {
+    store = _model_store(cfg, region, cluster, provider, tags, dr_plan)
+    outputs = {
         "cloud": region.cloud,
         "region": region.region,
         "role": region.role,
@@ -61,8 +81,51 @@ def build_region(cfg: PlatformConfig, region: RegionConfig) -> dict[str, Any]:
         **({"workloadPool": cluster.workload_pool} if region.cloud == "gcp" else {}),
         "servingNamespace": namespace.metadata.name,
         "gpuPools": {p.plan.name: {"instanceType": p.plan.instance.instance_type, "capacity": p.capacity} for p in pools},
+        **({"modelStore": {"bucket": store.bucket_name, "uri": store.uri}} if store is not None else {}),
         "_kubeconfig": cluster.kubeconfig,
     }
+    return RegionBuild(region=region, provider=provider, cluster=cluster, store=store, outputs=outputs)
+
+
+def _model_store(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags, dr_plan):
+    """The region's model store, unless it is the DR target (the replica serves it)."""
+    from components.storage import ModelStore, ModelStoreArgs
+
+    if dr_plan is not None and dr_plan.target.name == region.name:
+        return None
+    overrides = dr_plan.store_overrides if dr_plan is not None and dr_plan.source.name == region.name else {}
+    return ModelStore(
+        f"{region.name}-models",
+        ModelStoreArgs(
+            cloud=region.cloud, region=region.region, environment=cfg.environment, region_name=region.name,
+            config=region.storage, tags=tags, name_seed=name_seed(),
+            project_id=region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None),
+            **overrides,
+        ),
+        opts=pulumi.ResourceOptions(providers=[provider]),
+        reader_identity=cluster.target,
+    )
+
+
+def _replication(cfg: PlatformConfig, builds: dict[str, RegionBuild], dr_plan) -> Any:
+    from components.dr import ModelStoreReplication, ModelStoreReplicationArgs
+
+    src, dst = builds[dr_plan.source.name], builds[dr_plan.target.name]
+    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    rep = ModelStoreReplication(
+        f"{dr_plan.source.name}-dr",
+        ModelStoreReplicationArgs(
+            environment=cfg.environment, path=dr_plan.path, target_region=dr_plan.target.region,
+            target_region_name=dr_plan.target.name, tags=tags, name_seed=name_seed(),
+            target_project_id=dst.region.project_id, replica_encryption=cfg.dr.replica_encryption if cfg.dr else None,
+        ),
+        src.store,
+        opts=pulumi.ResourceOptions(providers=[src.provider]),
+        standby_provider=dst.provider,
+        standby_identity=dst.cluster.target,
+    )
+    dst.outputs["modelStore"] = {"bucket": rep.replica_bucket, "uri": rep.replica_ref.uri, "replicaOf": src.region.name}
+    return rep
 
 
 def pool_plans(cfg: PlatformConfig, region: RegionConfig) -> list:
@@ -117,12 +180,18 @@ def _serving_namespace(region: RegionConfig, cluster: KubernetesCluster, tags: d
 
 def build_platform(cfg: PlatformConfig) -> dict[str, Any]:
     """Build every region; return the stack outputs (kubeconfigs only as one secret map)."""
+    from components.dr import plan_replication
+
+    dr_plan = plan_replication(cfg.dr, cfg.regions, cfg.environment)
+    builds = {region.name: build_region(cfg, region, dr_plan) for region in cfg.regions}
+    if dr_plan is not None:
+        _replication(cfg, builds, dr_plan)
     regions: dict[str, Any] = {}
     kubeconfigs: dict[str, Any] = {}
-    for region in cfg.regions:
-        out = build_region(cfg, region)
-        kubeconfigs[region.name] = out.pop("_kubeconfig")
-        regions[region.name] = out
+    for name, build in builds.items():
+        out = dict(build.outputs)
+        kubeconfigs[name] = out.pop("_kubeconfig")
+        regions[name] = out
     return {
         "environment": cfg.environment,
         "clouds": cfg.clouds,

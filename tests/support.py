@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 
+from components.monitoring.args import DEFAULT_LOG_RETENTION
 from infra.plan.runner import ProgramRun, run_program
 
 REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
@@ -41,6 +42,7 @@ def run_cluster(
                 tags=TAGS,
                 cluster_name=f"gpufleet-{environment}-r1",
                 project_id=project_id if cloud == "gcp" else None,
+                log_retention_days=DEFAULT_LOG_RETENTION[environment],
             ),
             opts=pulumi.ResourceOptions(providers=[provider]),
         )

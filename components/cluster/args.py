@@ -284,6 +284,22 @@ class ClusterSpec(Args):
         return self
 
 
+# CloudWatch Logs accepts only these retention periods; Log Analytics 30..730 days.
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                             2922, 3288, 3653)
+
+
+def retention_issue(cloud: str, days: int) -> str | None:
+    """What is allowed, when `days` is not a retention the cloud accepts; else None."""
+    if cloud == "aws" and days not in CLOUDWATCH_RETENTION_DAYS:
+        return f"a CloudWatch Logs retention: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}"
+    if cloud == "azure" and not 30 <= days <= 730:
+        return "30 to 730 days (Log Analytics workspace retention)"
+    if cloud == "gcp" and not 1 <= days <= 3650:
+        return "1 to 3650 days (Cloud Logging bucket retention)"
+    return None
+
+
 def cluster_issues(spec: ClusterSpec, cloud: Cloud, region: str, environment: str) -> list[tuple[str, object, str]]:
     """Cross-field problems as (relative path, value received, what is allowed)."""
     issues: list[tuple[str, object, str]] = []
@@ -343,6 +359,11 @@ class KubernetesClusterArgs(Args):
     project_id: str | None = Field(None, description="GCP project; required on GCP.")
     resource_group_name: str | None = Field(
         None, description="Azure resource group to create the cluster in. Default: a new group named after the cluster."
+    )
+    log_retention_days: int = Field(
+        30, ge=1, le=3653,
+        description="Control-plane log retention: CloudWatch log group (AWS), a dedicated log bucket (GCP), Log "
+        "Analytics workspace (Azure). Default 30; the platform passes 365 in prod.",
     )
 
     @model_validator(mode="after")

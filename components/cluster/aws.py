@@ -22,7 +22,6 @@ from .args import DEFAULT_SYSTEM_INSTANCE_TYPE, AwsClusterOptions, KubernetesClu
 
 # All five control-plane log types; audit and authenticator are the ones incident response needs.
 LOG_TYPES: list[str] = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-LOG_RETENTION_DAYS: dict[str, int] = {"dev": 30, "staging": 30, "prod": 365}
 
 # Fixed subnet layout: the VPC is cut into 8 equal slots whatever the zone count, so appending a
 # zone never moves the CIDRs of existing subnets (which would replace them and their nodes).
@@ -287,7 +286,7 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
             f"{name}-cluster-logs",
             aws.cloudwatch.LogGroupArgs(
                 name=f"/aws/eks/{args.cluster_name}/cluster",
-                retention_in_days=LOG_RETENTION_DAYS[args.environment],
+                retention_in_days=args.log_retention_days,
                 tags=tags,
             ),
             opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=prod),

@@ -389,7 +389,7 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
                 location=loc,
                 sku=azure_native.operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
                 # Audit logs: a year in prod, a month elsewhere.
-                retention_in_days=365 if prod else 30,
+                retention_in_days=args.log_retention_days,
                 tags=tags,
             ),
             opts=kept,

@@ -51,6 +51,37 @@ def _node_account_id(cluster_name: str) -> str:
     return f"{cluster_name[:17].rstrip('-')}-{digest}-nodes"
 
 
+def _control_plane_log_bucket(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs) -> None:
+    """Keep this cluster's control-plane logs for `log_retention_days` in a dedicated log bucket.
+
+    GKE writes them to the project's _Default bucket (30 days, shared by everything in the
+    project); a sink copies this cluster's control-plane entries into a bucket whose retention
+    this stack owns, without changing the project-wide default.
+    """
+    project = args.project_id
+    bucket_id = f"{args.cluster_name}-control-plane"
+    bucket = gcp.logging.ProjectBucketConfig(
+        f"{name}-cp-logs",
+        gcp.logging.ProjectBucketConfigArgs(
+            project=project, location="global", bucket_id=bucket_id, retention_days=args.log_retention_days,
+            description=f"Control-plane logs of GKE cluster {args.cluster_name} (gpufleet)",
+        ),
+        opts=_child(parent, retain_on_delete=args.environment == "prod"),
+    )
+    gcp.logging.ProjectSink(
+        f"{name}-cp-logs-sink",
+        gcp.logging.ProjectSinkArgs(
+            project=project,
+            name=f"{args.cluster_name}-control-plane",
+            destination=f"logging.googleapis.com/projects/{project}/locations/global/buckets/{bucket_id}",
+            filter=(f'resource.type="k8s_control_plane_component" AND resource.labels.cluster_name="{args.cluster_name}" '
+                    f'AND resource.labels.location="{args.region}"'),
+            unique_writer_identity=True,
+        ),
+        opts=_child(parent, depends_on=[bucket]),
+    )
+
+
 def _child(parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, **kwargs)
 
@@ -197,6 +228,9 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         # replacement when changed; the autoscaler owns the size after creation.
         opts=_child(parent, depends_on=grants, ignore_changes=["initialNodeCount"]),
     )
+
+    if c.control_plane_logging:
+        _control_plane_log_bucket(parent, name, args)
 
     # Private clusters are reached on the private endpoint (from inside the VPC).
     endpoint = cluster.private_cluster_config.private_endpoint if private else cluster.endpoint

@@ -15,7 +15,15 @@ from .._contracts import KubernetesTarget, WorkloadIdentity
 from ..storage import reader_workload_identity
 from ..storage.ref import BucketRef, StoreHandle
 from ._build import ReplicationBuild
-from .args import DrConfig, ModelStoreReplicationArgs, ReplicationPath, dr_issues, replication_path, resolve_sites
+from .args import (
+    REPLICA_PATHS,
+    DrConfig,
+    ModelStoreReplicationArgs,
+    ReplicationPath,
+    dr_issues,
+    replication_path,
+    resolve_sites,
+)
 from .plan import PROMISES, ReplicationPlan, describe, plan_replication, replication_summary
 
 __all__ = [
@@ -77,13 +85,17 @@ class ModelStoreReplication(pulumi.ComponentResource):
         handle: StoreHandle = getattr(source, "handle", source)
         cloud = PATH_CLOUD[args.path]
         if handle.cloud != cloud:
-            raise ValueError(f"{name}: path {args.path} replicates {cloud} stores, the source store is on {handle.cloud}")
+            raise ValueError(
+                f"{name}: path {args.path} replicates {cloud} stores, the source store is on {handle.cloud}"
+            )
         if not handle.versioned:
             raise ValueError(f"{name}: the source store {handle.name} is not versioned; replication needs versioning")
         if args.target_region == handle.region:
             raise ValueError(f"{name}: the standby region must differ from the source region {handle.region}")
-        if args.path in ("s3-crr-rtc", "gcs-transfer-event-driven", "azure-object-replication") and standby_provider is None:
-            raise ValueError(f"{name}: path {args.path} builds a replica in {args.target_region}; pass standby_provider")
+        if args.path in REPLICA_PATHS and standby_provider is None:
+            raise ValueError(
+                f"{name}: path {args.path} builds a replica in {args.target_region}; pass standby_provider"
+            )
         identity = reader_workload_identity(cloud, standby_identity)
         impl = importlib.import_module(f"{__name__}.{cloud}")
         built: ReplicationBuild = impl.build(self, name, args, handle, standby_provider, identity)

@@ -26,6 +26,10 @@ ReplicationPath = Literal[
     "azure-ra-gzrs",
 ]
 
+# Paths that build a separate replica bucket/account in the standby region (the others replicate
+# inside the source store itself: a dual-region bucket or an RA-GZRS account).
+REPLICA_PATHS: frozenset[str] = frozenset({"s3-crr-rtc", "gcs-transfer-event-driven", "azure-object-replication"})
+
 
 class DrConfig(Args):
     """Replicate one region's model store to a standby region (the stack's `dr` block)."""
@@ -124,56 +128,68 @@ def dr_issues(dr: DrConfig, regions: Sequence[RegionLike], environment: str) -> 
         return []  # the platform check already reports the missing primary
     sites = resolve_sites(dr, regions)
     if sites is None:
-        return [(
-            "dr.target",
-            None,
-            "a standby region to replicate to: add a region with role: standby (or set dr.target), "
-            "or set dr.enabled: false",
-        )]
+        return [
+            (
+                "dr.target",
+                None,
+                "a standby region to replicate to: add a region with role: standby (or set dr.target), "
+                "or set dr.enabled: false",
+            )
+        ]
     si, ti = sites
     source, target = regions[si], regions[ti]
     if si == ti:
         return [("dr.target", target.name, f"a region other than the source ({source.name})")]
     if source.cloud == target.cloud and source.region == target.region:
-        issues.append((
-            "dr.target",
-            target.name,
-            f"a region in another {target.cloud} region than the source's {source.region}: a replica in the "
-            "same region does not survive a regional outage",
-        ))
+        issues.append(
+            (
+                "dr.target",
+                target.name,
+                f"a region in another {target.cloud} region than the source's {source.region}: a replica in the "
+                "same region does not survive a regional outage",
+            )
+        )
     if source.cloud != target.cloud:
-        issues.append((
-            "dr.target",
-            target.name,
-            f"a {source.cloud} region like the source ({source.name}): cross-cloud replication is not supported "
-            "(each cloud's native replication only targets its own storage; copying between S3, GCS and Blob "
-            "needs an external transfer service and separate credentials)",
-        ))
+        issues.append(
+            (
+                "dr.target",
+                target.name,
+                f"a {source.cloud} region like the source ({source.name}): cross-cloud replication is not supported "
+                "(each cloud's native replication only targets its own storage; copying between S3, GCS and Blob "
+                "needs an external transfer service and separate credentials)",
+            )
+        )
         return issues
     if not _store(source).versioning:
-        issues.append((
-            f"regions[{si}].storage.versioning",
-            False,
-            "true: S3 replication, GCS transfer and Azure object replication all require a versioned source store",
-        ))
+        issues.append(
+            (
+                f"regions[{si}].storage.versioning",
+                False,
+                "true: S3 replication, GCS transfer and Azure object replication all require a versioned source store",
+            )
+        )
     cloud: Cloud = source.cloud  # type: ignore[assignment]
     path = replication_path(cloud, source.region, target.region, dr)
     if cloud == "gcp" and dr.gcp_mode == "dual_region" and gcs_dual_region(source.region, target.region) is None:
-        issues.append((
-            "dr.gcp_mode",
-            "dual_region",
-            f"auto or transfer: {source.region} and {target.region} do not form a GCS configurable dual-region",
-        ))
+        issues.append(
+            (
+                "dr.gcp_mode",
+                "dual_region",
+                f"auto or transfer: {source.region} and {target.region} do not form a GCS configurable dual-region",
+            )
+        )
     if cloud == "azure" and dr.azure_mode == "ra_gzrs":
         pair = azure_geo_pair(source.region)
         if pair is None:
             issues.append(("dr.azure_mode", "ra_gzrs", f"object_replication: {source.region} has no paired region"))
         elif pair != target.region:
-            issues.append((
-                "dr.azure_mode",
-                "ra_gzrs",
-                f"object_replication, or a standby in {pair}: RA-GZRS always replicates {source.region} to {pair}",
-            ))
+            issues.append(
+                (
+                    "dr.azure_mode",
+                    "ra_gzrs",
+                    f"object_replication, or a standby in {pair}: RA-GZRS always replicates {source.region} to {pair}",
+                )
+            )
     enc = dr.replica_encryption
     if enc is not None:
         issues += [(f"dr.replica_encryption.{p}", v, a) for p, v, a in encryption_issues(enc, cloud)]
@@ -197,7 +213,9 @@ class ModelStoreReplicationArgs(Args):
     """Inputs of `ModelStoreReplication`; the source store is passed to the constructor."""
 
     environment: Literal["dev", "staging", "prod"] = Field(..., description="prod protects and retains replicas.")
-    path: ReplicationPath = Field(..., description="Replication mechanism, from replication_path() / plan_replication().")
+    path: ReplicationPath = Field(
+        ..., description="Replication mechanism, from replication_path() / plan_replication()."
+    )
     target_region: str = Field(..., min_length=1, description="Cloud region of the standby, e.g. us-west-2.")
     target_region_name: str = Field(
         ..., pattern=r"^[a-z][a-z0-9]{1,11}$", description="The standby region's short key, used in names."
@@ -211,7 +229,8 @@ class ModelStoreReplicationArgs(Args):
         None, description="GCP: project of the standby bucket. Default: the source store's project."
     )
     target_resource_group_name: str | None = Field(
-        None, description="Azure: resource group of the standby account. Default: a new rg-gpufleet-<env>-<target>-replica."
+        None,
+        description="Azure: resource group of the standby account. Default: a new rg-gpufleet-<env>-<target>-replica.",
     )
     replica_encryption: StoreEncryption | None = Field(None, description="See DrConfig.replica_encryption.")
     reader: ServiceAccountRef = Field(

@@ -25,7 +25,9 @@ def replication_trust_policy() -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
         },
         sort_keys=True,
     )
@@ -74,7 +76,10 @@ def replication_role_policy(
         # A provider-managed (aws/s3) source key admits S3 callers of the account by key policy.
         statements.append({"Sid": "DecryptSource", **_kms(["kms:Decrypt"], source_key, source_arn, source_region)})
     statements.append(
-        {"Sid": "EncryptReplica", **_kms(["kms:Encrypt", "kms:GenerateDataKey"], replica_key, replica_arn, replica_region)}
+        {
+            "Sid": "EncryptReplica",
+            **_kms(["kms:Encrypt", "kms:GenerateDataKey"], replica_key, replica_arn, replica_region),
+        }
     )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 

@@ -63,7 +63,11 @@ def build(
                 # Same account, same subscription as the source: the component's provider.
             )
         ref = bucket_ref(
-            "azure", args.target_region, source.bucket, uai.client_id if uai is not None else None, account=source.account_name
+            "azure",
+            args.target_region,
+            source.bucket,
+            uai.client_id if uai is not None else None,
+            account=source.account_name,
         )
         return ReplicationBuild(replica_bucket=source.bucket, ref=ref)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .args import DrConfig, RegionLike, ReplicationPath, dr_issues, replication_path, resolve_sites
+from .args import REPLICA_PATHS, DrConfig, RegionLike, ReplicationPath, dr_issues, replication_path, resolve_sites
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,12 @@ class ReplicationPlan:
     @property
     def creates_replica(self) -> bool:
         """Whether a separate replica bucket/account is built in the standby region."""
-        return self.path in ("s3-crr-rtc", "gcs-transfer-event-driven", "azure-object-replication")
+        return self.path in REPLICA_PATHS
 
 
-def plan_replication(dr: DrConfig | None, regions: Sequence[RegionLike], environment: str = "dev") -> ReplicationPlan | None:
+def plan_replication(
+    dr: DrConfig | None, regions: Sequence[RegionLike], environment: str = "dev"
+) -> ReplicationPlan | None:
     """The replication of a valid config, or None when DR is off or the block does not validate."""
     if dr is None or not dr.enabled or dr_issues(dr, regions, environment):
         return None

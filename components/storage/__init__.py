@@ -47,9 +47,7 @@ __all__ = [
 TYPE_TOKEN = "gpufleet:storage:ModelStore"
 
 
-def reader_workload_identity(
-    cloud: str, reader: WorkloadIdentity | KubernetesTarget | None
-) -> WorkloadIdentity | None:
+def reader_workload_identity(cloud: str, reader: WorkloadIdentity | KubernetesTarget | None) -> WorkloadIdentity | None:
     """The cluster identity to trust, from a `WorkloadIdentity` or a `KubernetesTarget`."""
     identity = reader.identity if isinstance(reader, KubernetesTarget) else reader
     if identity is not None and identity.kind != IDENTITY_KIND[cloud]:

@@ -162,13 +162,17 @@ def encryption_issues(enc: StoreEncryption, cloud: Cloud) -> list[Issue]:
             issues.append(("customer_managed_key", False, "true or unset when kms_key is given"))
     if cloud == "azure" and enc.kms_key is not None:
         if enc.azure_key_vault_id is None:
-            issues.append(("azure_key_vault_id", None, "the resource id of the vault holding kms_key (required on azure)"))
+            issues.append(
+                ("azure_key_vault_id", None, "the resource id of the vault holding kms_key (required on azure)")
+            )
         elif not (m := AZURE_VAULT_ID.match(enc.azure_key_vault_id)):
-            issues.append((
-                "azure_key_vault_id",
-                enc.azure_key_vault_id,
-                "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>",
-            ))
+            issues.append(
+                (
+                    "azure_key_vault_id",
+                    enc.azure_key_vault_id,
+                    "/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>",
+                )
+            )
         elif key_reference_problem("azure", enc.kms_key) is None:
             vault_uri = azure_key_parts(enc.kms_key)[0]
             if vault_uri.lower() != f"https://{m.group('vault')}.vault.azure.net/".lower():
@@ -245,7 +249,8 @@ class ModelStoreArgs(Args):
     )
     project_id: str | None = Field(None, description="GCP project; required on gcp.")
     resource_group_name: str | None = Field(
-        None, description="Azure resource group to put the account in. Default: a new rg-gpufleet-<env>-<region>-models."
+        None,
+        description="Azure resource group to put the account in. Default: a new rg-gpufleet-<env>-<region>-models.",
     )
     reader: ServiceAccountRef = Field(
         default_factory=ServiceAccountRef,
@@ -275,11 +280,13 @@ class ModelStoreArgs(Args):
             if self.cloud != "gcp":
                 problems.append(("dual_region_with", self.dual_region_with, "only on gcp"))
             elif gcs_dual_region(self.region, self.dual_region_with) is None:
-                problems.append((
-                    "dual_region_with",
-                    self.dual_region_with,
-                    f"a region that forms a GCS configurable dual-region with {self.region}",
-                ))
+                problems.append(
+                    (
+                        "dual_region_with",
+                        self.dual_region_with,
+                        f"a region that forms a GCS configurable dual-region with {self.region}",
+                    )
+                )
         if self.geo_redundant and self.cloud != "azure":
             problems.append(("geo_redundant", True, "only on azure"))
         if self.bucket_name is not None:
@@ -294,7 +301,10 @@ def _bucket_name_issues(cloud: str, name: str) -> list[Issue]:
 
     rules = {
         "aws": (r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "3-63 lowercase letters, digits, '.', '-'"),
-        "gcp": (r"^(?!goog)(?!.*google)[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$", "3-63 lowercase letters, digits, '_', '.', '-'"),
+        "gcp": (
+            r"^(?!goog)(?!.*google)[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$",
+            "3-63 lowercase letters, digits, '_', '.', '-'",
+        ),
         "azure": (r"^[a-z0-9]{3,24}$", "3-24 lowercase letters and digits (a storage account name)"),
     }
     pattern, allowed = rules[cloud]

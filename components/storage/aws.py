@@ -60,7 +60,12 @@ def tls_only_policy(bucket_arn: str) -> str:
 def reader_policy(bucket_arn: str, key_arn: str | None) -> str:
     """Read-only access to this bucket (list, locate, get) and decrypt with this key only."""
     statements: list[dict[str, Any]] = [
-        {"Sid": "ListModels", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": bucket_arn},
+        {
+            "Sid": "ListModels",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+            "Resource": bucket_arn,
+        },
         {"Sid": "ReadModels", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket_arn}/*"},
     ]
     if key_arn:
@@ -146,7 +151,8 @@ def store_key(
         parent,
         f"{name}-key",
         description=f"gpufleet model store {label}",
-        alias=f"alias/gpufleet/{label}",
+        # Alias names allow [A-Za-z0-9/_-]; bucket names may also hold dots.
+        alias=f"alias/gpufleet/{label.replace('.', '-')}",
         tags=tags,
         keep=environment == "prod",
         provider=provider,
@@ -363,7 +369,9 @@ def build(
     return handle, bucket_ref("aws", args.region, s3.bucket.bucket, role.arn if role is not None else None)
 
 
-def publish(parent: pulumi.Resource, name: str, handle: StoreHandle, files: Sequence[RepositoryFile]) -> list[pulumi.Resource]:
+def publish(
+    parent: pulumi.Resource, name: str, handle: StoreHandle, files: Sequence[RepositoryFile]
+) -> list[pulumi.Resource]:
     """One S3 object per file. `source_hash` (the MD5) drives updates: with SSE-KMS the ETag is
     not the content MD5, so an unchanged file is recognised by this hash instead of churning."""
     return [

@@ -42,7 +42,9 @@ LOG_CATEGORIES = ("StorageRead", "StorageWrite", "StorageDelete")
 
 
 def client_config(parent: pulumi.Resource, provider: pulumi.ProviderResource | None = None):
-    return azure_native.authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=parent, provider=provider))
+    return azure_native.authorization.get_client_config_output(
+        opts=pulumi.InvokeOptions(parent=parent, provider=provider)
+    )
 
 
 def role_definition(client, guid: str) -> pulumi.Output[str]:
@@ -134,7 +136,9 @@ def store_key(
                     enable_purge_protection=True,
                     soft_delete_retention_in_days=90 if keep else 7,
                     # Storage reaches the vault as a trusted service; everything else is denied.
-                    network_acls=azure_native.keyvault.NetworkRuleSetArgs(default_action="Deny", bypass="AzureServices"),
+                    network_acls=azure_native.keyvault.NetworkRuleSetArgs(
+                        default_action="Deny", bypass="AzureServices"
+                    ),
                 ),
             ),
             opts=child(parent, provider=provider, keep=keep),
@@ -317,7 +321,9 @@ def secure_account(
             azure_native.monitor.DiagnosticSettingArgs(
                 name="gpufleet-access-logs",
                 resource_uri=account.id.apply(lambda i: f"{i}/blobServices/default"),
-                logs=[azure_native.monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in LOG_CATEGORIES],
+                logs=[
+                    azure_native.monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in LOG_CATEGORIES
+                ],
                 storage_account_id=logging.target if to_account else None,
                 workspace_id=None if to_account else logging.target,
             ),
@@ -459,7 +465,9 @@ def build(
     return handle, ref
 
 
-def publish(parent: pulumi.Resource, name: str, handle: StoreHandle, files: Sequence[RepositoryFile]) -> list[pulumi.Resource]:
+def publish(
+    parent: pulumi.Resource, name: str, handle: StoreHandle, files: Sequence[RepositoryFile]
+) -> list[pulumi.Resource]:
     """One block blob per file; `content_md5` (base64 MD5) makes an unchanged file a no-op."""
     assert handle.account_name is not None and handle.resource_group_name is not None
     return [

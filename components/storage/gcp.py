@@ -140,10 +140,14 @@ def secure_bucket(
             versioning=gcp.storage.BucketVersioningArgs(enabled=config.versioning),
             lifecycle_rules=lifecycle_rules(config),
             encryption=(
-                gcp.storage.BucketEncryptionArgs(default_kms_key_name=kms_key_name) if kms_key_name is not None else None
+                gcp.storage.BucketEncryptionArgs(default_kms_key_name=kms_key_name)
+                if kms_key_name is not None
+                else None
             ),
             logging=(
-                gcp.storage.BucketLoggingArgs(log_bucket=logging.target, log_object_prefix=logging.prefix or bucket_name)
+                gcp.storage.BucketLoggingArgs(
+                    log_bucket=logging.target, log_object_prefix=logging.prefix or bucket_name
+                )
                 if logging is not None
                 else None
             ),
@@ -193,7 +197,9 @@ def gke_reader(
             # The account's id is its full resource name (projects/<p>/serviceAccounts/<email>).
             service_account_id=gsa.id,
             role=WORKLOAD_IDENTITY_USER,
-            member=identity.workload_pool.apply(lambda pool: f"serviceAccount:{pool}[{account.namespace}/{account.name}]"),
+            member=identity.workload_pool.apply(
+                lambda pool: f"serviceAccount:{pool}[{account.namespace}/{account.name}]"
+            ),
         ),
         opts=child(parent, provider=provider),
     )
@@ -264,7 +270,9 @@ def build(
     return handle, bucket_ref("gcp", args.region, bucket.name, gsa.email if gsa is not None else None)
 
 
-def publish(parent: pulumi.Resource, name: str, handle: StoreHandle, files: Sequence[RepositoryFile]) -> list[pulumi.Resource]:
+def publish(
+    parent: pulumi.Resource, name: str, handle: StoreHandle, files: Sequence[RepositoryFile]
+) -> list[pulumi.Resource]:
     """One GCS object per file; `detect_md5hash` (base64 MD5) makes an unchanged file a no-op. The
     bucket's default CMEK key, if any, applies without naming it here."""
     return [

@@ -12,7 +12,9 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 # AWS: a key ARN (not an alias: aliases can be re-pointed, and IAM statements scoped to an alias
 # ARN do not cover the key). Multi-Region keys have ids of the form mrk-<32 hex>.
-AWS_KMS_KEY_ARN = re.compile(rf"^arn:aws[a-z-]*:kms:(?P<region>[a-z]{{2}}(-[a-z]+)+-\d):\d{{12}}:key/({UUID}|mrk-[0-9a-f]{{32}})$")
+AWS_KMS_KEY_ARN = re.compile(
+    rf"^arn:aws[a-z-]*:kms:(?P<region>[a-z]{{2}}(-[a-z]+)+-\d):\d{{12}}:key/({UUID}|mrk-[0-9a-f]{{32}})$"
+)
 # GCP: a Cloud KMS crypto key resource name (no version suffix: GCS uses the primary version).
 GCP_CRYPTO_KEY = re.compile(
     r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/(?P<location>[a-z0-9-]+)"

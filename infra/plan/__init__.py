@@ -34,8 +34,22 @@ def _render_capacity(section: Any) -> str:
     return render_capacity(section)
 
 
+def _replication(run: ProgramRun, cfg: Any) -> Any:
+    from components.dr.plan import replication_summary
+
+    return replication_summary(cfg.dr, cfg.regions, cfg.environment)
+
+
+def _render_replication(section: Any) -> str:
+    from components.dr.plan import describe
+
+    return describe(section) + "\n"
+
+
 SECTION_BUILDERS["capacity"] = _capacity
 SECTION_RENDERERS["capacity"] = _render_capacity
+SECTION_BUILDERS["replication"] = _replication
+SECTION_RENDERERS["replication"] = _render_replication
 
 
 @dataclass

@@ -352,6 +352,8 @@ def test_child_inventory_and_names(dev: ProgramRun) -> None:
     assert sorted((r.type, r.name) for r in dev.resources if r.type.startswith("gcp:")) == sorted(
         [
             ("gcp:compute/network:Network", "r1-network"),
+            ("gcp:logging/projectBucketConfig:ProjectBucketConfig", "r1-cp-logs"),
+            ("gcp:logging/projectSink:ProjectSink", "r1-cp-logs-sink"),
             ("gcp:compute/subnetwork:Subnetwork", "r1-subnet"),
             ("gcp:compute/router:Router", "r1-router"),
             ("gcp:compute/routerNat:RouterNat", "r1-nat"),
@@ -462,3 +464,14 @@ def _run_stack_ref_pool(outputs: dict) -> ProgramRun:
         pulumi.export("workloadPool", cluster.target.identity.workload_pool)
 
     return run_program(program, stack="dev", stack_reference_outputs=outputs)
+
+
+def test_control_plane_logs_kept_for_the_configured_retention(dev: ProgramRun, prod: ProgramRun) -> None:
+    for run, days in ((dev, 30), (prod, 365)):
+        bucket = run.one("gcp:logging/projectBucketConfig:ProjectBucketConfig")
+        assert bucket.inputs["retentionDays"] == days and bucket.inputs["location"] == "global"
+        sink = run.one("gcp:logging/projectSink:ProjectSink")
+        assert sink.inputs["destination"].endswith(f"/buckets/{bucket.inputs['bucketId']}")
+        assert 'resource.type="k8s_control_plane_component"' in sink.inputs["filter"]
+        assert f'cluster_name="{run.one(CLUSTER).inputs["name"]}"' in sink.inputs["filter"]
+    assert prod.one("gcp:logging/projectBucketConfig:ProjectBucketConfig").options["retainOnDelete"] is True

@@ -99,7 +99,9 @@ def test_replica_is_hardened_like_the_store(prod: ProgramRun) -> None:
     replica = prod.one(BUCKET, "dr-replica-bucket").inputs
     assert replica["bucket"].startswith("gpufleet-prod-r2-replica-")
     pab = prod.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "dr-replica-public-access-block").inputs
-    assert all(pab[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        pab[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     assert prod.one(VERSIONING, "dr-replica-versioning").inputs["versioningConfiguration"] == {"status": "Enabled"}
     (rule,) = prod.one(SSE, "dr-replica-encryption").inputs["rules"]
     assert rule == {
@@ -120,7 +122,9 @@ def test_replication_role_is_least_privilege(prod: ProgramRun) -> None:
     assert actions(by_sid["SourceBucket"]) == {"s3:GetReplicationConfiguration", "s3:ListBucket"}
     assert by_sid["SourceBucket"]["Resource"] == src
     assert actions(by_sid["SourceObjects"]) == {
-        "s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"
+        "s3:GetObjectVersionForReplication",
+        "s3:GetObjectVersionAcl",
+        "s3:GetObjectVersionTagging",
     }
     assert by_sid["SourceObjects"]["Resource"] == f"{src}/*"
     assert actions(by_sid["ReplicaObjects"]) == {"s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"}
@@ -128,7 +132,9 @@ def test_replication_role_is_least_privilege(prod: ProgramRun) -> None:
     decrypt, encrypt = by_sid["DecryptSource"], by_sid["EncryptReplica"]
     assert actions(decrypt) == {"kms:Decrypt"} and decrypt["Resource"] == key_arn("r1-models-key")
     assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
-    assert actions(encrypt) == {"kms:Encrypt", "kms:GenerateDataKey"} and encrypt["Resource"] == key_arn("dr-replica-key")
+    assert actions(encrypt) == {"kms:Encrypt", "kms:GenerateDataKey"} and encrypt["Resource"] == key_arn(
+        "dr-replica-key"
+    )
     assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-west-2.amazonaws.com"}
     assert encrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:aws:s3:arn": [dst, f"{dst}/*"]}
     assert all(s["Effect"] == "Allow" and s["Resource"] != "*" for s in by_sid.values())
@@ -146,11 +152,15 @@ def test_standby_reader_reads_the_replica(prod: ProgramRun) -> None:
     assert trust["Condition"]["StringEquals"][f"{host}:sub"] == "system:serviceaccount:gpufleet-serving:triton"
     stmts = statements(prod.one(ROLE_POLICY, "dr-replica-reader-policy"))
     assert {s["Resource"] for s in stmts} == {
-        arn(prod, "dr-replica-bucket"), f"{arn(prod, 'dr-replica-bucket')}/*", key_arn("dr-replica-key")
+        arn(prod, "dr-replica-bucket"),
+        f"{arn(prod, 'dr-replica-bucket')}/*",
+        key_arn("dr-replica-key"),
     }
     replica = prod.one(BUCKET, "dr-replica-bucket").inputs["bucket"]
     assert prod.outputs["replicaUri"] == f"s3://{replica}"
-    assert prod.outputs["replicaAnnotations"] == {"eks.amazonaws.com/role-arn": "<computed:iam.Role:dr-replica-reader:arn>"}
+    assert prod.outputs["replicaAnnotations"] == {
+        "eks.amazonaws.com/role-arn": "<computed:iam.Role:dr-replica-reader:arn>"
+    }
     assert prod.outputs["replicaEnv"]["AWS_DEFAULT_REGION"] == "us-west-2"
 
 

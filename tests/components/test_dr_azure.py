@@ -57,7 +57,9 @@ def test_policy_created_on_the_destination_first_then_the_source(prod: ProgramRu
 def test_versioning_and_change_feed_in_place_before_the_policy(prod: ProgramRun) -> None:
     source_service = prod.one(SERVICE, "r1-models-blob-service")
     replica_service = prod.one(SERVICE, "dr-replica-blob-service")
-    assert source_service.inputs["isVersioningEnabled"] is True and source_service.inputs["changeFeed"]["enabled"] is True
+    assert (
+        source_service.inputs["isVersioningEnabled"] is True and source_service.inputs["changeFeed"]["enabled"] is True
+    )
     assert replica_service.inputs["isVersioningEnabled"] is True
     deps = prod.one(ORP, "-destination").options["dependsOn"]
     assert source_service.urn in deps and replica_service.urn in deps
@@ -101,8 +103,12 @@ def test_outputs(dev: ProgramRun) -> None:
 
 
 def test_prod_protects_and_retains_the_replica(prod: ProgramRun, dev: ProgramRun) -> None:
-    for typ, suffix in ((ACCOUNT, "dr-replica-account"), (CONTAINER, "dr-replica-container"), (RG, "dr-replica-rg"),
-                        (KEY, "dr-replica-key")):
+    for typ, suffix in (
+        (ACCOUNT, "dr-replica-account"),
+        (CONTAINER, "dr-replica-container"),
+        (RG, "dr-replica-rg"),
+        (KEY, "dr-replica-key"),
+    ):
         assert options(prod, typ, suffix) == (True, True), suffix
     assert options(dev, ACCOUNT, "dr-replica-account") == (False, False)
     assert dev.by_type(KEY) == []  # provider-managed source -> provider-managed replica

@@ -11,7 +11,6 @@ from tests.components.test_storage_common import (
     OIDC_ARN,
     actions,
     options,
-    policy,
     run_store,
     statements,
 )
@@ -87,7 +86,9 @@ def test_customer_key_can_be_asked_for_outside_prod() -> None:
 
 def test_public_access_blocked_and_acls_disabled(dev: ProgramRun) -> None:
     pab = dev.one(PAB).inputs
-    assert all(pab[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        pab[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     ownership = dev.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     assert "acl" not in dev.one(BUCKET).inputs and "policy" not in dev.one(BUCKET).inputs
@@ -96,7 +97,13 @@ def test_public_access_blocked_and_acls_disabled(dev: ProgramRun) -> None:
 def test_versioning_enabled_by_its_own_resource(dev: ProgramRun) -> None:
     assert dev.one(VERSIONING).inputs["versioningConfiguration"] == {"status": "Enabled"}
     # v7: no deprecated inline versioning/lifecycle/encryption on the bucket itself.
-    inline = {"versioning", "lifecycleRules", "serverSideEncryptionConfiguration", "logging", "replicationConfiguration"}
+    inline = {
+        "versioning",
+        "lifecycleRules",
+        "serverSideEncryptionConfiguration",
+        "logging",
+        "replicationConfiguration",
+    }
     assert not inline & set(dev.one(BUCKET).inputs)
 
 
@@ -173,7 +180,10 @@ def test_reader_policy_is_read_only_on_this_bucket_and_key(env: str, dev: Progra
     if env == "prod":
         assert resources["DecryptModels"] == f"<computed:kms.Key:{run.one(KEY).name}:arn>"
     assert not any("*" == s["Resource"] or "Condition" in s for s in stmts)
-    assert run.one(ROLE_POLICY, "-reader-policy").inputs["role"] == f"<computed:iam.Role:{run.one(ROLE, '-reader').name}:name>"
+    assert (
+        run.one(ROLE_POLICY, "-reader-policy").inputs["role"]
+        == f"<computed:iam.Role:{run.one(ROLE, '-reader').name}:name>"
+    )
 
 
 def test_prod_protects_and_retains_bucket_and_key(prod: ProgramRun) -> None:
@@ -184,14 +194,22 @@ def test_prod_protects_and_retains_bucket_and_key(prod: ProgramRun) -> None:
 
 
 def test_dev_protects_nothing(dev: ProgramRun) -> None:
-    assert all(r.options["protect"] is False and r.options["retainOnDelete"] is False
-               for r in dev.resources if r.custom and not r.type.startswith("pulumi:"))
+    assert all(
+        r.options["protect"] is False and r.options["retainOnDelete"] is False
+        for r in dev.resources
+        if r.custom and not r.type.startswith("pulumi:")
+    )
 
 
 @pytest.mark.parametrize(
     "env, config, expected",
-    [("dev", {}, True), ("staging", {}, False), ("staging", {"force_destroy": True}, True),
-     ("dev", {"force_destroy": False}, False), ("prod", {}, False)],
+    [
+        ("dev", {}, True),
+        ("staging", {}, False),
+        ("staging", {"force_destroy": True}, True),
+        ("dev", {"force_destroy": False}, False),
+        ("prod", {}, False),
+    ],
 )
 def test_force_destroy_only_outside_prod(env: str, config: dict, expected: bool) -> None:
     assert run_store("aws", env, config).one(BUCKET).inputs["forceDestroy"] is expected
@@ -214,13 +232,17 @@ def test_publish_uploads_one_encrypted_object_per_file() -> None:
     run = run_store("aws", "prod", publish=FIXTURE_REPO)
     assert_explicit_providers(run)
     objects = {o.inputs["key"]: o for o in run.by_type(OBJECT)}
-    assert sorted(objects) == run.outputs["repoKeys"] == [
-        "models/echo_text/1/model.py",
-        "models/echo_text/config.pbtxt",
-        "models/echo_text/labels.txt",
-        "models/identity/1/model.py",
-        "models/identity/config.pbtxt",
-    ]
+    assert (
+        sorted(objects)
+        == run.outputs["repoKeys"]
+        == [
+            "models/echo_text/1/model.py",
+            "models/echo_text/config.pbtxt",
+            "models/echo_text/labels.txt",
+            "models/identity/1/model.py",
+            "models/identity/config.pbtxt",
+        ]
+    )
     from components.storage import model_repository_files
 
     files = {f.key: f for f in model_repository_files(FIXTURE_REPO, "models")}

@@ -102,9 +102,7 @@ def test_prod_uses_a_rotating_key_vault_key_through_its_identity(prod: ProgramRu
 
 
 def test_given_key_needs_its_vault_and_is_used() -> None:
-    run = run_store(
-        "azure", "prod", {"encryption": {"kms_key": GIVEN_KEY, "azure_key_vault_id": GIVEN_VAULT}}
-    )
+    run = run_store("azure", "prod", {"encryption": {"kms_key": GIVEN_KEY, "azure_key_vault_id": GIVEN_VAULT}})
     assert run.by_type(VAULT) == [] and run.by_type(KEY) == []
     enc = run.one(ACCOUNT).inputs["encryption"]
     assert enc["keyVaultProperties"] == {"keyVaultUri": "https://ops-keys.vault.azure.net/", "keyName": "models"}
@@ -142,8 +140,11 @@ def test_prod_protects_and_retains_account_container_group_and_key(prod: Program
 
 
 def test_dev_protects_nothing(dev: ProgramRun) -> None:
-    assert all(not r.options["protect"] and not r.options["retainOnDelete"]
-               for r in dev.resources if r.custom and not r.type.startswith("pulumi:"))
+    assert all(
+        not r.options["protect"] and not r.options["retainOnDelete"]
+        for r in dev.resources
+        if r.custom and not r.type.startswith("pulumi:")
+    )
 
 
 def test_redundancy_and_network_options() -> None:

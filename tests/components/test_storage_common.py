@@ -104,7 +104,9 @@ def export_ref(prefix: str, ref) -> None:
     pulumi.export(f"{prefix}Env", ref.env)
 
 
-def run_store(cloud: str, environment: str = "dev", config=None, *, reader: bool = True, publish: Path | None = None, **over) -> ProgramRun:
+def run_store(
+    cloud: str, environment: str = "dev", config=None, *, reader: bool = True, publish: Path | None = None, **over
+) -> ProgramRun:
     """Build one ModelStore named r1-models (optionally publishing a folder under 'models')."""
 
     def program() -> None:
@@ -305,6 +307,12 @@ def test_importing_storage_and_dr_loads_no_cloud_sdk() -> None:
         "assert settings.get_monitor() is None\n"
         "print([m for m in sys.modules if m.startswith(('pulumi_aws','pulumi_gcp','pulumi_azure_native'))])"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert out.stdout.strip() == "[]"

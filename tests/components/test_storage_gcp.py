@@ -42,7 +42,10 @@ def test_bucket_private_versioned_and_labelled(dev: ProgramRun) -> None:
 
 def test_lifecycle_deletes_noncurrent_versions_and_aborts_uploads(dev: ProgramRun) -> None:
     rules = dev.one(BUCKET).inputs["lifecycleRules"]
-    assert {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"}} in rules
+    assert {
+        "action": {"type": "Delete"},
+        "condition": {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"},
+    } in rules
     assert {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": 7}} in rules
     assert len(rules) == 2
 
@@ -120,8 +123,11 @@ def test_prod_protects_and_retains_bucket_and_key(prod: ProgramRun) -> None:
 
 
 def test_dev_protects_nothing(dev: ProgramRun) -> None:
-    assert all(not r.options["protect"] and not r.options["retainOnDelete"]
-               for r in dev.resources if r.custom and not r.type.startswith("pulumi:"))
+    assert all(
+        not r.options["protect"] and not r.options["retainOnDelete"]
+        for r in dev.resources
+        if r.custom and not r.type.startswith("pulumi:")
+    )
 
 
 @pytest.mark.parametrize("env, expected", [("dev", True), ("staging", False), ("prod", False)])

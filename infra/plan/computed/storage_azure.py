@@ -31,10 +31,14 @@ def _account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     identity = inputs.get("identity")
     if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
         # Input is a list of identity ids; the provider returns a map id -> {principalId, clientId}.
-        out["identity"] = {"userAssignedIdentities": Override({
-            i: {attr: _ph("azure-identity", str(i), attr) for attr in ("principalId", "clientId")}
-            for i in identity["userAssignedIdentities"]
-        })}
+        out["identity"] = {
+            "userAssignedIdentities": Override(
+                {
+                    i: {attr: _ph("azure-identity", str(i), attr) for attr in ("principalId", "clientId")}
+                    for i in identity["userAssignedIdentities"]
+                }
+            )
+        }
     return out
 
 
