@@ -335,11 +335,11 @@ def _platform_level(cfg: PlatformConfig) -> list[Problem]:
 
 
 def known_alerts() -> list[str]:
-    try:
-        from components.monitoring.rules import ALERT_NAMES
-    except ImportError:  # the rules module lands with the in-cluster monitoring
-        return []
-    return list(ALERT_NAMES)
+    """Every alert name `monitoring.alerts` may override: in-cluster rules and cloud alarms."""
+    from components.monitoring.cloud import CLOUD_ALERT_NAMES
+    from components.monitoring.rules import ALERT_NAMES
+
+    return sorted({*ALERT_NAMES, *CLOUD_ALERT_NAMES})
 
 
 def validate_platform(raw: Any) -> PlatformConfig:

@@ -34,6 +34,7 @@ class RegionBuild:
     provider: pulumi.ProviderResource
     cluster: KubernetesCluster
     store: Any = None  # ModelStore, or None where the DR replica serves this region
+    alarms: Any = None  # CloudAlarms, when monitoring is enabled
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -69,6 +70,7 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
     namespace = _serving_namespace(region, cluster, tags)
     pools = _gpu_pools(cfg, region, cluster, provider, tags)
     store = _model_store(cfg, region, cluster, provider, tags, dr_plan)
+    alarms = _cloud_alarms(cfg, region, cluster, provider, tags, pools)
     outputs = {
         "cloud": region.cloud,
         "region": region.region,
@@ -84,7 +86,49 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
         **({"modelStore": {"bucket": store.bucket_name, "uri": store.uri}} if store is not None else {}),
         "_kubeconfig": cluster.kubeconfig,
     }
-    return RegionBuild(region=region, provider=provider, cluster=cluster, store=store, outputs=outputs)
+    return RegionBuild(region=region, provider=provider, cluster=cluster, store=store, alarms=alarms, outputs=outputs)
+
+
+def _project(region: RegionConfig) -> str | None:
+    return region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None)
+
+
+def _cloud_alarms(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags, pools):
+    """Cloud-native alarms that still fire when the in-cluster monitoring is down."""
+    if not cfg.monitoring.enabled:
+        return None
+    from components.monitoring.cloud import CloudAlarms, CloudAlarmsArgs, watch_pools
+
+    return CloudAlarms(
+        f"{region.name}-alarms",
+        CloudAlarmsArgs(spec=cfg.monitoring, cloud=region.cloud, region=region.region, environment=cfg.environment,
+                        tags=tags, cluster=cluster.build, project_id=_project(region), gpu_pools=watch_pools(pools)),
+        opts=pulumi.ResourceOptions(providers=[provider]),
+    )
+
+
+def _budgets(cfg: PlatformConfig, builds: dict[str, RegionBuild]) -> None:
+    """One monthly budget per cloud the stack uses, through that cloud's primary (else first) region."""
+    budget = cfg.monitoring.budget
+    if budget is None or not cfg.monitoring.enabled:
+        return
+    from components.monitoring.cloud import StackBudget, StackBudgetArgs
+
+    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    for cloud in cfg.clouds:
+        candidates = [b for b in builds.values() if b.region.cloud == cloud]
+        home = next((b for b in candidates if b.region.role == "primary"), candidates[0])
+        StackBudget(
+            f"budget-{cloud}",
+            StackBudgetArgs(
+                budget=budget, notifications=cfg.monitoring.notifications, cloud=cloud, environment=cfg.environment,
+                tags=tags, project_id=_project(home.region),
+                resource_group_name=home.cluster.build.resource_group_name,
+                alarm_targets=home.alarms.targets if home.alarms is not None else None,
+                azure_start_date=f"{budget.azure_start_month}-01" if budget.azure_start_month else None,
+            ),
+            opts=pulumi.ResourceOptions(providers=[home.provider]),
+        )
 
 
 def _model_store(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags, dr_plan):
@@ -186,6 +230,7 @@ def build_platform(cfg: PlatformConfig) -> dict[str, Any]:
     builds = {region.name: build_region(cfg, region, dr_plan) for region in cfg.regions}
     if dr_plan is not None:
         _replication(cfg, builds, dr_plan)
+    _budgets(cfg, builds)
     regions: dict[str, Any] = {}
     kubeconfigs: dict[str, Any] = {}
     for name, build in builds.items():

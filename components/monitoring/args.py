@@ -92,6 +92,11 @@ class BudgetSpec(Args):
         None, pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$",
         description="GCP billing account (XXXXXX-XXXXXX-XXXXXX); required for budgets on GCP.",
     )
+    azure_start_month: str | None = Field(
+        None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="Azure: the month (YYYY-MM) the budget starts, fixed at the first deploy (Azure refuses past "
+        "months and later changes); required for budgets on Azure.",
+    )
 
 
 class ServingSlo(Args):
@@ -149,4 +154,14 @@ def monitoring_issues(spec: MonitoringSpec, clouds: list[str], known_alerts: lis
                                                    f"{cloud}-specific target), or monitoring.notifications"))
         if "gcp" in clouds and spec.budget.gcp_billing_account is None:
             out.append(("budget.gcp_billing_account", None, "the billing account id (required for a GCP budget)"))
+        if "azure" in clouds and spec.budget.azure_start_month is None:
+            out.append(("budget.azure_start_month", None, "the month the Azure budget starts, YYYY-MM (required on Azure)"))
+        unique = {(t.kind, t.percent) for t in spec.budget.thresholds}
+        if "azure" in clouds and len(unique) > 5:
+            out.append(("budget.thresholds", len(unique), "at most 5 distinct thresholds (Azure budget notifications)"))
+        if "aws" in clouds and len(targets.emails) > 10:
+            out.append(("budget.notify.emails", len(targets.emails), "at most 10 addresses (AWS budget subscribers)"))
+        if "gcp" in clouds and len(targets.gcp_notification_channels) + len(targets.emails) > 5:
+            out.append(("budget.notify", len(targets.gcp_notification_channels) + len(targets.emails),
+                        "at most 5 channels and emails together (GCP budgets)"))
     return out

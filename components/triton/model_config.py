@@ -134,17 +134,29 @@ class TritonModel(Args):
                 problems.append("inputs/outputs: at least one each")
             if self.vllm is not None:
                 problems.append("vllm: only for the vllm backend")
+        if self.backend == "vllm" and self.warmup is not None:
+            problems.append("warmup: not supported for vllm (decoupled; inputs come from the backend)")
+        if self.backend == "vllm" and self.response_cache:
+            problems.append("response_cache: Triton does not cache decoupled (vllm) models")
         if self.max_batch_size == 0 and self.dynamic_batching is not None:
             problems.append("dynamic_batching: needs max_batch_size > 0")
-        if self.dynamic_batching and any(b > self.max_batch_size for b in self.dynamic_batching.preferred_batch_sizes):
-            problems.append("dynamic_batching.preferred_batch_sizes: each at most max_batch_size")
+        if self.dynamic_batching and any(
+            b < 1 or b > self.max_batch_size for b in self.dynamic_batching.preferred_batch_sizes
+        ):
+            problems.append("dynamic_batching.preferred_batch_sizes: each between 1 and max_batch_size")
         if self.warmup and self.max_batch_size and self.warmup.batch_size > self.max_batch_size:
             problems.append("warmup.batch_size: at most max_batch_size")
+        if self.warmup and not self.max_batch_size and self.warmup.batch_size != 1:
+            problems.append("warmup.batch_size: must be 1 when max_batch_size is 0")
+        if self.instance_group.gpus and self.instance_group.kind != "KIND_GPU":
+            problems.append("instance_group.gpus: only with kind KIND_GPU")
         names = [t.name for t in self.inputs + self.outputs]
         if len(set(names)) != len(names):
             problems.append("inputs/outputs: names must be unique")
         if self.version_policy.kind == "specific" and not self.version_policy.versions:
             problems.append("version_policy.versions: at least one with kind specific")
+        if any(v < 1 for v in self.version_policy.versions):
+            problems.append("version_policy.versions: positive integers")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -178,6 +190,8 @@ def config_dict(model: TritonModel) -> dict[str, Any]:
         # vLLM streams tokens: responses are decoupled from requests.
         cfg["model_transaction_policy"] = {"decoupled": True}
         cfg["instance_group"] = [{"count": 1, "kind": "KIND_MODEL"}]
+        if model.parameters:
+            cfg["parameters"] = {k: {"string_value": v} for k, v in sorted(model.parameters.items())}
         return cfg
     cfg["input"] = [{"name": t.name, "data_type": t.data_type, "dims": t.dims} for t in model.inputs]
     cfg["output"] = [{"name": t.name, "data_type": t.data_type, "dims": t.dims} for t in model.outputs]
@@ -197,8 +211,11 @@ def config_dict(model: TritonModel) -> dict[str, Any]:
         if batching.preferred_batch_sizes:
             db["preferred_batch_size"] = sorted(set(batching.preferred_batch_sizes))
         cfg["dynamic_batching"] = db
-    # max_batch_size 0 means no dynamic batcher, hence no queue policy: such models are bounded by
-    # the edge rate limits instead (see README).
+    else:
+        # max_batch_size 0: the dynamic batcher never batches (one request per execution) but is
+        # Triton's only scheduler with a queue policy, so it is what bounds the queue here too
+        # (checked against a real tritonserver in tests/serving).
+        cfg["dynamic_batching"] = {"default_queue_policy": queue}
     if model.warmup is not None:
         w = model.warmup
         cfg["model_warmup"] = [{
@@ -219,6 +236,24 @@ _ENUM = re.compile(r"^(TYPE_[A-Z0-9]+|KIND_[A-Z]+|REJECT|DELAY)$")
 _ENUM_FIELDS = {"data_type", "kind", "timeout_action"}
 
 
+_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+def quote(text: str) -> str:
+    """A protobuf text-format string literal. Bytes outside printable ASCII are octal-escaped
+    UTF-8, so the file is ASCII and every parser (C++ Triton, Python protobuf) reads the same
+    text back (JSON's \\uXXXX escapes, surrogate pairs included, are not text format)."""
+    out = []
+    for byte in text.encode("utf-8"):
+        if byte in _ESCAPES:
+            out.append(_ESCAPES[byte])
+        elif 0x20 <= byte < 0x7F:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
 def _scalar(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -226,7 +261,7 @@ def _scalar(key: str, value: Any) -> str:
         return str(value)
     if key in _ENUM_FIELDS and _ENUM.match(str(value)):
         return str(value)
-    return json.dumps(str(value))
+    return quote(str(value))
 
 
 def to_pbtxt(value: dict[str, Any], indent: int = 0) -> str:
@@ -237,7 +272,7 @@ def to_pbtxt(value: dict[str, Any], indent: int = 0) -> str:
         if key in ("parameters", "inputs") and isinstance(v, dict):  # proto maps
             for mk, mv in v.items():
                 lines.append(f"{pad}{key} {{")
-                lines.append(f"{pad}  key: {json.dumps(mk)}")
+                lines.append(f"{pad}  key: {quote(mk)}")
                 lines.append(f"{pad}  value {{\n{to_pbtxt(mv, indent + 2)}{pad}  }}")
                 lines.append(f"{pad}}}")
         elif isinstance(v, dict):
@@ -274,12 +309,15 @@ def render_repository(models: list[TritonModel], out_dir: Path | str, artifacts:
     for model in models:
         folder = out / model.name
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.pbtxt").write_text(render_config(model))
+        (folder / "config.pbtxt").write_text(render_config(model), encoding="utf-8")
         written.append(folder / "config.pbtxt")
         if model.backend == "vllm":
-            (folder / "1").mkdir(exist_ok=True)
-            (folder / "1" / "model.json").write_text(vllm_model_json(model))
-            written.append(folder / "1" / "model.json")
+            # The version folder(s) Triton will load: 1, or each of a `specific` policy.
+            vp = model.version_policy
+            for version in sorted(set(vp.versions)) if vp.kind == "specific" else [1]:
+                (folder / str(version)).mkdir(exist_ok=True)
+                (folder / str(version) / "model.json").write_text(vllm_model_json(model), encoding="utf-8")
+                written.append(folder / str(version) / "model.json")
         if artifacts is not None:
             src = Path(artifacts) / model.name
             if src.is_dir():

@@ -57,9 +57,15 @@ class Plan:
     run: ProgramRun
     document: dict[str, Any]
     text: str
+    config: Any = None  # the validated PlatformConfig
 
     def write(self, out_dir: Path) -> list[Path]:
-        return write_outputs(self.run, Path(out_dir), self.document)
+        from .artifacts import write_artifacts
+
+        written = write_outputs(self.run, Path(out_dir), self.document)
+        if self.config is not None:
+            write_artifacts(self.config, Path(out_dir))
+        return written
 
 
 def make_plan(raw_config: Any, *, stack: str) -> Plan:
@@ -76,4 +82,4 @@ def make_plan(raw_config: Any, *, stack: str) -> Plan:
         extra = render(sections[name])
         if extra:
             text += "\n" + extra
-    return Plan(run=run, document=document, text=text)
+    return Plan(run=run, document=document, text=text, config=cfg)

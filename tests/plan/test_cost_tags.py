@@ -18,6 +18,10 @@ PACKAGES = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure-native": "pulumi_az
 TAG_INPUTS = {"aws": ("tags",), "gcp": ("labels", "resourceLabels", "userLabels"), "azure-native": ("tags",)}
 
 
+# Types whose `labels` input is not a label map (a notification channel's labels are its config).
+NOT_COST_LABELS = {"gcp:monitoring/notificationChannel:NotificationChannel": ("labels",)}
+
+
 def sdk_class(token: str):
     pkg, module, cls = token.split(":")
     mod = importlib.import_module(f"{PACKAGES[pkg]}.{module.split('/')[0].replace('-', '_')}")
@@ -29,7 +33,8 @@ def tag_params(token: str) -> list[str]:
     pkg = token.split(":")[0]
     params = inspect.signature(sdk_class(token)._internal_init).parameters
     camel = {"tags": "tags", "labels": "labels", "resource_labels": "resourceLabels", "user_labels": "userLabels"}
-    return [camel[p] for p in params if p in camel and camel[p] in TAG_INPUTS[pkg]]
+    skip = NOT_COST_LABELS.get(token, ())
+    return [camel[p] for p in params if p in camel and camel[p] in TAG_INPUTS[pkg] and camel[p] not in skip]
 
 
 def _obj(value):

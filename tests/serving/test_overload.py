@@ -1,0 +1,65 @@
+"""Overload: driven at ~3x its saturation throughput, a model with our default bounded queue
+(max_queue_size + timeout, REJECT) refuses the excess at once, keeps the latency of what it
+accepts bounded, and the server stays up. Figures are printed (run with -s to see them);
+bounds are semantic and generous, so a loaded 2-core CI machine passes.
+
+Triton returns the queue-full refusal as HTTP 503 in recent releases; the 2.41 server shipped
+in nvidia-pytriton 0.5 returns HTTP 400 with "Exceeds maximum queue size". Both count, by body.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from . import load
+from .conftest import SLOW, SLOW0
+
+OVERLOAD = 3.0  # x saturation throughput
+DURATION_S = 6.0
+REJECT_P99_MS = 100.0  # a refusal must be fast (it never waits in the queue)
+MARGIN_MS = 500.0  # accepted p99 stays below the queue timeout + this
+
+
+def is_queue_rejection(r: load.Result) -> bool:
+    text = r.error.lower()
+    return r.status in (400, 503) and ("queue" in text or "timeout" in text or r.status == 503)
+
+
+@pytest.mark.parametrize("model", [SLOW, SLOW0], ids=lambda m: f"{m.name}-max_batch_{m.max_batch_size}")
+def test_overload_is_refused_fast_and_server_stays_up(server, model):
+    shape = (1, 16) if model.max_batch_size else (16,)
+    body, headers = load.infer_request(np.ones(shape, np.float32))
+    in_flight = model.instance_group.count * max(1, model.max_batch_size)
+    sat = load.closed_loop(server.url, model.name, body, headers, concurrency=min(model.max_queue_size, 2 * in_flight),
+                           duration_s=2.0, warmup_s=0.3)
+    saturation = sat.throughput(200)
+    assert saturation > 0 and set(sat.counts()) == {200}, sat.counts()
+
+    run = load.open_loop(server.url, model.name, body, headers, rate_per_s=OVERLOAD * saturation, duration_s=DURATION_S)
+    ok = run.of(200)
+    rejected = [r for r in run.results if is_queue_rejection(r)]
+    other = [r for r in run.results if r.status != 200 and not is_queue_rejection(r)]
+    acc, rej = load.summary(ok), load.summary(rejected)
+    print(
+        f"\n{model.name}: queue {model.max_queue_size} / timeout {model.queue.timeout_ms} ms, "
+        f"{model.instance_group.count} instances x max batch {model.max_batch_size}\n"
+        f"  saturation {saturation:.0f} req/s (p99 {load.summary(sat.of(200))['p99_ms']:.0f} ms)\n"
+        f"  offered {run.offered / run.duration_s:.0f} req/s for {run.duration_s:.1f} s ({run.late_starts} late starts): "
+        f"statuses {run.counts()}\n"
+        f"  accepted {run.throughput(200):.0f} req/s, p50 {acc['p50_ms']:.1f} ms, p99 {acc['p99_ms']:.1f} ms\n"
+        f"  rejected {len(rejected)} ({len(rejected) / max(1, len(run.results)):.0%}), "
+        f"p50 {rej['p50_ms']:.2f} ms, p99 {rej['p99_ms']:.2f} ms; e.g. {rejected[0].error if rejected else '-'}"
+    )
+    # The server is up and serving afterwards.
+    assert server.alive() and server.ready() and server.ready(model.name)
+    assert load.closed_loop(server.url, model.name, body, headers, concurrency=2, duration_s=0.3,
+                            warmup_s=0).counts().keys() == {200}
+    # Only answers and queue refusals: no errors, no dropped connections.
+    assert not other, [(r.status, r.error) for r in other[:5]]
+    # The excess is refused ...
+    excess = len(run.results) - 1.25 * saturation * run.duration_s
+    assert rejected and len(rejected) >= 0.5 * excess, (len(rejected), excess)
+    # ... at once, and what is accepted waits at most about the queue timeout.
+    assert rej["p99_ms"] < REJECT_P99_MS
+    assert acc["p99_ms"] < model.queue.timeout_ms + MARGIN_MS
