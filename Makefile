@@ -6,7 +6,7 @@ STACK  ?= dev
 OUT    ?= build/$(STACK)
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: plan test golden bench schema clean venv
+.PHONY: plan test golden bench schema clean venv tools
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,14 @@ venv: $(VENV)/.installed
 plan: $(VENV)/.installed
 	$(PY) -m infra plan --stack $(STACK) --out $(OUT)
 
-test: $(VENV)/.installed
+# promtool (Debian's prometheus package) checks every alert rule; installed when missing.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+test: $(VENV)/.installed tools
 	$(PY) -m pytest
 
 # Regenerate tests/golden/*.json on purpose; review the diff before committing.

@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the model's max_batch_size, the same for all three configs (default: TritonModel's)")
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="OPENBLAS/OMP/MKL threads in the server's model processes (default: library default)")
+    ap.add_argument("--hidden", type=int, default=None, help="hidden width (default 1024 CPU / 4096 GPU)")
+    ap.add_argument("--layers", type=int, default=None, help="hidden layers (default 2 CPU / 4 GPU)")
     ap.add_argument("--ceiling-batch", type=int, default=256, help="batch size for the in-process model ceiling")
     ap.add_argument("--keep", action="store_true", help="keep the repository and server log")
     ap.add_argument("--ceiling-only", type=int, metavar="BATCH", help=argparse.SUPPRESS)
@@ -149,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         print("tritonserver not found: install nvidia-pytriton (see tests/serving/harness.py)")
         return 1
     kind = "KIND_GPU" if args.kind == "gpu" else "KIND_CPU"
-    sizes = GPU_SIZES if args.torch else CPU_SIZES
+    sizes = dict(GPU_SIZES if args.torch else CPU_SIZES)
+    if args.hidden:
+        sizes["hidden"] = args.hidden
+    if args.layers:
+        sizes["layers"] = args.layers
     code = "mlp_torch" if args.torch else "mlp"
     extra = {} if args.max_batch_size is None else {"max_batch_size": args.max_batch_size}
     ours = mlp_model("mlp_ours", **sizes, kind=kind, **extra)
@@ -173,12 +179,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{sizes['in_dim']} -> {sizes['hidden']} x {sizes['layers']} -> {sizes['out_dim']}, {kind}, "
           f"max_batch_size {ours.max_batch_size}; client: {args.concurrency} concurrent, 1 row per request; "
           f"{args.repeat} x {args.duration:.0f} s each; machine: {os.cpu_count()} CPUs"
-          + (f"; BLAS threads {args.blas_threads}" if args.blas_threads else ""))
+          + (f"; BLAS threads {args.blas_threads}" if args.blas_threads else "")
+          + f"; load average before: {os.getloadavg()[0]:.2f}")
 
     def in_process(batch: int) -> float:
         """The model's compute function alone, in a fresh process with the server's thread settings."""
-        cmd = [sys.executable, __file__, "--kind", args.kind, "--ceiling-only", str(batch)] + (
-            ["--torch"] if args.torch else [])
+        cmd = [sys.executable, __file__, "--kind", args.kind, "--ceiling-only", str(batch),
+               "--hidden", str(sizes["hidden"]), "--layers", str(sizes["layers"])] + (["--torch"] if args.torch else [])
         out = subprocess.run(cmd, env={**os.environ, **env}, check=True, capture_output=True, text=True).stdout
         return float(out.split()[-1])
 

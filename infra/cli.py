@@ -58,7 +58,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
-    plan = make_plan(raw, stack=stack)
+    plan = make_plan(raw, stack=stack, models_dir=args.out / "models" if args.out else None)
     if args.quiet:
         print(plan.text.splitlines()[1])
     else:

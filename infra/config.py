@@ -22,6 +22,7 @@ from components.monitoring.args import MonitoringSpec, log_retention_days, monit
 from components.cluster.args import retention_issue
 from components.dr.args import DrConfig, dr_issues
 from components.storage.args import ModelStoreConfig, storage_issues
+from components.triton.args import ServingSpec, serving_issues
 
 CONFIG_KEY = "gpufleet:platform"
 ROOT = "platform"
@@ -89,6 +90,9 @@ class RegionConfig(_Strict):
     gpu_pools: list[GpuPoolSpec] = Field(
         default_factory=list,
         description="GPU node pools of this region's cluster. Default: none (the cluster has only its system pool).",
+    )
+    serving: ServingSpec | None = Field(
+        None, description="NVIDIA Triton serving on one of the region's GPU pools. Default: no serving.",
     )
     storage: ModelStoreConfig = Field(
         default_factory=ModelStoreConfig,
@@ -226,6 +230,20 @@ def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> l
         problems += _pool_problems(cfg_env or "dev", i, r)
         problems += [Problem(path=f"{base}.storage.{rel}", value=v, allowed=a)
                      for rel, v, a in storage_issues(r.storage, r.cloud, cfg_env or "dev")]
+        if r.serving is not None and r.cloud == "azure" and not r.storage.azure_options.shared_key_access:
+            problems.append(Problem(
+                path=f"{base}.storage.azure.shared_key_access", value=False,
+                allowed="true when this region serves models: azure-native Blob uploads sign with the account key "
+                        "(or publish the repository outside Pulumi and drop serving.model_source_dir)"))
+        if r.serving is not None:
+            from components.storage.args import ServiceAccountRef
+
+            from .pools import plan_pool
+
+            plans = {p.name: plan_pool(r.cloud, r.region, cfg_env or "dev", p, cluster_zones(r))[0] for p in r.gpu_pools}
+            problems += [Problem(path=f"{base}.serving.{rel}", value=v, allowed=a)
+                         for rel, v, a in serving_issues(r.serving, cfg_env or "dev", plans,
+                                                         store_reader=ServiceAccountRef())]
     return problems
 
 

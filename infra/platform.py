@@ -7,6 +7,7 @@ Later issues add GPU pools, model stores, Triton, endpoints, monitoring and DR h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -20,6 +21,7 @@ from .config import PlatformConfig, RegionConfig, cluster_zones
 from .pools import plan_pool
 
 SERVING_NAMESPACE = "gpufleet-serving"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cluster_name(cfg: PlatformConfig, region: RegionConfig) -> str:
@@ -35,6 +37,9 @@ class RegionBuild:
     cluster: KubernetesCluster
     store: Any = None  # ModelStore, or None where the DR replica serves this region
     alarms: Any = None  # CloudAlarms, when monitoring is enabled
+    monitoring: Any = None  # GpuMonitoring, when monitoring is enabled
+    pools: list = field(default_factory=list)  # GpuNodePools
+    namespace: Any = None  # the serving Namespace
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,6 +76,7 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
     pools = _gpu_pools(cfg, region, cluster, provider, tags)
     store = _model_store(cfg, region, cluster, provider, tags, dr_plan)
     alarms = _cloud_alarms(cfg, region, cluster, provider, tags, pools)
+    monitoring = _gpu_monitoring(cfg, region, cluster, provider, tags, pools)
     outputs = {
         "cloud": region.cloud,
         "region": region.region,
@@ -83,10 +89,11 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
         **({"workloadPool": cluster.workload_pool} if region.cloud == "gcp" else {}),
         "servingNamespace": namespace.metadata.name,
         "gpuPools": {p.plan.name: {"instanceType": p.plan.instance.instance_type, "capacity": p.capacity} for p in pools},
-        **({"modelStore": {"bucket": store.bucket_name, "uri": store.uri}} if store is not None else {}),
+        **({"modelStore": _store_outputs(region, store)} if store is not None else {}),
         "_kubeconfig": cluster.kubeconfig,
     }
-    return RegionBuild(region=region, provider=provider, cluster=cluster, store=store, alarms=alarms, outputs=outputs)
+    return RegionBuild(region=region, provider=provider, cluster=cluster, store=store, alarms=alarms,
+                       monitoring=monitoring, pools=pools, namespace=namespace, outputs=outputs)
 
 
 def _project(region: RegionConfig) -> str | None:
@@ -105,6 +112,57 @@ def _cloud_alarms(cfg: PlatformConfig, region: RegionConfig, cluster: Kubernetes
                         tags=tags, cluster=cluster.build, project_id=_project(region), gpu_pools=watch_pools(pools)),
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
+
+
+def _gpu_monitoring(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags, pools):
+    """kube-prometheus-stack, dcgm-exporter, prometheus-adapter, rules and dashboards in the cluster."""
+    if not cfg.monitoring.enabled:
+        return None
+    import dataclasses
+
+    from components.monitoring import GpuMonitoring, GpuMonitoringArgs
+
+    # dcgm-exporter must tolerate every GPU pool's taints.
+    taints = tuple(dict.fromkeys(t for p in pools for t in p.taints))
+    target = dataclasses.replace(cluster.target, gpu_node_taints=taints)
+    return GpuMonitoring(
+        f"{region.name}-monitoring",
+        GpuMonitoringArgs(spec=cfg.monitoring, target=target, environment=cfg.environment, tags=tags),
+        opts=pulumi.ResourceOptions(providers=[provider, cluster.target.provider]),
+    )
+
+
+def models_dir() -> Path:
+    """Where the program renders model repositories before publishing them (config
+    `gpufleet:modelsDir`; default build/<stack>/models, relative to the project directory where
+    `pulumi up` runs, so asset paths in the state do not depend on the checkout location)."""
+    configured = pulumi.Config("gpufleet").get("modelsDir")
+    return Path(configured) if configured else Path("build") / pulumi.get_stack() / "models"
+
+
+def _serving(cfg: PlatformConfig, build: RegionBuild, builds: dict[str, RegionBuild], dr_plan, replication) -> None:
+    """Triton on the region's GPU pools, reading the region's store (or, in the DR target, the replica)."""
+    region = build.region
+    if region.serving is None:
+        return
+    from components.triton import serve_region
+
+    is_target = dr_plan is not None and dr_plan.target.name == region.name
+    is_source = dr_plan is not None and dr_plan.source.name == region.name
+    depends = [build.namespace] + ([build.monitoring] if build.monitoring is not None else [])
+    service = serve_region(
+        region.name, region.serving, target=build.cluster.target, pools=build.pools, environment=cfg.environment,
+        models_dir=models_dir(), base_dir=PROJECT_ROOT,
+        **({"store_ref": replication.replica_ref} if is_target else {"store": build.store}),
+        queue_to_compute_target=cfg.monitoring.slo.queue_to_compute_target,
+        monitoring=cfg.monitoring.enabled,
+        # S3 replication copies only objects written after it exists.
+        publish_opts=pulumi.ResourceOptions(depends_on=[replication]) if is_source and replication else None,
+        opts=pulumi.ResourceOptions(depends_on=depends),
+    )
+    build.outputs["serving"] = {"serviceName": service.service_name, "namespace": service.namespace,
+                                "httpEndpoint": service.http_endpoint, "grpcEndpoint": service.grpc_endpoint,
+                                "modelRepositories": service.model_repositories}
 
 
 def _budgets(cfg: PlatformConfig, builds: dict[str, RegionBuild]) -> None:
@@ -129,6 +187,18 @@ def _budgets(cfg: PlatformConfig, builds: dict[str, RegionBuild]) -> None:
             ),
             opts=pulumi.ResourceOptions(providers=[home.provider]),
         )
+
+
+def _store_outputs(region: RegionConfig, store) -> dict[str, Any]:
+    """What a consumer stack needs to read (and publish into) the region's store."""
+    out: dict[str, Any] = {"bucket": store.bucket_name, "uri": store.uri, "reader": store.reader}
+    handle = store.handle
+    if region.cloud == "aws" and handle.key_id is not None:
+        out["kmsKeyArn"] = handle.key_id
+    if region.cloud == "azure":
+        out["account"] = handle.account_name
+        out["resourceGroup"] = handle.resource_group_name
+    return out
 
 
 def _model_store(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags, dr_plan):
@@ -228,8 +298,9 @@ def build_platform(cfg: PlatformConfig) -> dict[str, Any]:
 
     dr_plan = plan_replication(cfg.dr, cfg.regions, cfg.environment)
     builds = {region.name: build_region(cfg, region, dr_plan) for region in cfg.regions}
-    if dr_plan is not None:
-        _replication(cfg, builds, dr_plan)
+    replication = _replication(cfg, builds, dr_plan) if dr_plan is not None else None
+    for build in builds.values():
+        _serving(cfg, build, builds, dr_plan, replication)
     _budgets(cfg, builds)
     regions: dict[str, Any] = {}
     kubeconfigs: dict[str, Any] = {}

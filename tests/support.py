@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -65,11 +66,45 @@ def assert_explicit_providers(run: ProgramRun) -> None:
 KUBERNETES_VERSION = "1.33"  # pinned: the version the shipped stacks run
 
 
+CRD_DIR = Path(__file__).resolve().parent / "data" / "crds"
+
+
+def strict_schema(schema: Any) -> Any:
+    """A CRD schema as the API server applies it with strict field validation: an object with
+    listed properties accepts no others (structural schemas reject unknown fields)."""
+    import copy
+
+    schema = copy.deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node \
+                    and not node.get("x-kubernetes-preserve-unknown-fields"):
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
 def custom_resource_schemas() -> dict[tuple[str, str], dict]:
-    """Published CRD schemas kept as test data (source and version noted where defined)."""
+    """Published CRD schemas kept as test data (source and version noted in each file/module)."""
+    import json
+
     from components.gpu_pool.gcp import COMPUTE_CLASS_SCHEMA
 
-    return {("cloud.google.com/v1", "ComputeClass"): COMPUTE_CLASS_SCHEMA}
+    schemas = {("cloud.google.com/v1", "ComputeClass"): COMPUTE_CLASS_SCHEMA}
+    files = {("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_v1_prometheusrule.json",
+             ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.json"}
+    for key, filename in files.items():
+        path = CRD_DIR / filename
+        if path.exists():
+            schemas[key] = strict_schema(json.loads(path.read_text()))
+    return schemas
 
 
 def validate_kubernetes_object(obj: dict) -> None:

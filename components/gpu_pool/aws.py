@@ -670,6 +670,9 @@ def _termination_handler(parent: pulumi.Resource, name: str, args: "GpuClusterAd
         values={
             "fullnameOverride": "aws-node-termination-handler",
             "enableSqsTerminationDraining": True,
+            # Taint (not only cordon) nodes being reclaimed, so the GpuNodeInterruptionNotice alert
+            # and schedulers see the notice.
+            "taintNode": True,
             "queueURL": queue.url,
             "awsRegion": target.region,
             "checkTagBeforeDraining": True,

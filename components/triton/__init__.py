@@ -29,7 +29,7 @@ __all__ = [
     "TritonService", "TritonServiceArgs", "ServingSpec", "AutoscalingSpec", "ScheduleWindow", "CanarySpec",
     "PoolFacts", "ServingPlan", "TritonModel", "DEFAULT_TRITON_IMAGE", "plan_serving", "serving_issues",
     "select_pool", "tracks", "render_repository", "render_serving_repositories", "publish_serving_repositories",
-    "ModelStoreReference", "ModelStoreReferenceArgs",
+    "ModelStoreReference", "ModelStoreReferenceArgs", "serve_region",
 ]
 
 _LAZY = {
@@ -38,6 +38,7 @@ _LAZY = {
     "publish_serving_repositories": ".repository",
     "ModelStoreReference": ".consumer",
     "ModelStoreReferenceArgs": ".consumer",
+    "serve_region": ".region",
 }
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal, Mapping
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .._model import Args
-from ..gpu_pool.args import CAPACITY_LABEL, GPU_LABEL, POOL_LABEL, Taint
+from ..gpu_pool.args import GPU_LABEL, POOL_LABEL, Taint
 from .model_config import TritonModel
 
 Issue = tuple[str, object, str]
@@ -40,6 +40,10 @@ KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.33.5"
 KUBECTL_UID = 65532  # the image has no USER; run it as an unprivileged id
 
 SERVING_NAMESPACE = "gpufleet-serving"
+# Cluster-wide PriorityClass of floor pods: they preempt burst/canary pods that took a floor node
+# while no spot node existed (a preference cannot stop that, and floor nodes are exactly sized).
+FLOOR_PRIORITY_CLASS = "gpufleet-serving-floor"
+FLOOR_PRIORITY = 1000
 DEFAULT_SERVICE_ACCOUNT = "triton"  # = components.storage.args.TRITON_SERVICE_ACCOUNT (the store's reader)
 DEFAULT_QUEUE_TO_COMPUTE_TARGET = 1.0  # = monitoring ServingSlo().queue_to_compute_target
 
@@ -557,7 +561,8 @@ class TritonServiceArgs(Args):
     pool: PoolFacts = Field(..., description="The GPU pool pods run on (PoolFacts.from_pool(gpu_node_pool)).")
     store: Any = Field(..., description="The model store's BucketRef (URI, identity annotations, env).")
     environment: Literal["dev", "staging", "prod"] = Field(..., description="dev, staging or prod.")
-    namespace: str = Field(SERVING_NAMESPACE, description=f"Namespace of every object; default {SERVING_NAMESPACE}.")
+    namespace: str = Field(SERVING_NAMESPACE, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+                           description=f"Namespace of every object (it must exist); default {SERVING_NAMESPACE}.")
     queue_to_compute_target: float = Field(
         DEFAULT_QUEUE_TO_COMPUTE_TARGET, gt=0, le=100,
         description="HPA target when spec.hpa.target_queue_to_compute is unset (monitoring.slo); default 1.0.",
@@ -569,9 +574,14 @@ class TritonServiceArgs(Args):
         "URIs are derived from the store and the prefix).",
     )
     monitoring: bool = Field(True, description="Create the ServiceMonitor (needs the prometheus-operator CRDs); default true.")
+    priority_class: Literal["create", "existing"] = Field(
+        "create",
+        description=f"create (default): create the cluster-wide PriorityClass {FLOOR_PRIORITY_CLASS} (one per cluster); "
+        "existing: another TritonService in the cluster (the platform's) created it.",
+    )
 
     @model_validator(mode="after")
-    def _target(self) -> "TritonServiceArgs":
+    def _pool_matches(self) -> "TritonServiceArgs":
         if self.pool.name != (self.spec.pool or self.pool.name):
             raise ValueError(f"pool facts are for {self.pool.name!r}, the spec asks for {self.spec.pool!r}")
         return self

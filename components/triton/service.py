@@ -6,7 +6,8 @@ Objects (namespace `args.namespace`, names prefixed with `spec.name`):
   account, Azure client id) unless `create_service_account: false`; no static keys anywhere.
 - Deployment `<name>-floor`: `floor_replicas` pods required on reserved/on-demand nodes
   (gpufleet.io/capacity-type In [reserved, on-demand]), preferring reserved. Rolls one pod at a
-  time without surge (its nodes are exactly sized).
+  time without surge (its nodes are exactly sized). Its PriorityClass (cluster-wide, created once
+  per cluster) lets it preempt burst/canary pods that took a floor node while no spot node existed.
 - Deployment `<name>-burst`: prefers spot (tolerates the AKS spot taint), may fall back to any
   capacity type of the pool, sized by the HPA (no `replicas` field: the HPA owns it).
 - Deployment `<name>-canary` while a canary runs: replica-ratio canary, burst placement.
@@ -27,13 +28,14 @@ topology spread, the pool's nodeSelector (GKE: its compute class) and toleration
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..gpu_pool.args import CAPACITY_LABEL
 from .args import (
-    CAPACITY_LABEL,
+    FLOOR_PRIORITY,
+    FLOOR_PRIORITY_CLASS,
     GRPC_PORT,
     HTTP_PORT,
     KUBECTL_IMAGE,
@@ -78,17 +80,14 @@ def quantity_ratio(value: float) -> str:
     return quantity_cpu(value)
 
 
-def triton_args(spec: ServingSpec, track: Track, repository: pulumi.Input[str]) -> list[pulumi.Input[str]]:
-    """tritonserver flags (after the `tritonserver` command)."""
-    args: list[pulumi.Input[str]] = [
-        pulumi.Output.from_input(repository).apply(lambda uri: f"--model-repository={uri}"),
-        f"--model-control-mode={spec.model_control_mode}",
-    ]
+def triton_flags(spec: ServingSpec, track: Track) -> list[str]:
+    """tritonserver flags except --model-repository (plain strings: testable against a real server)."""
+    flags = [f"--model-control-mode={spec.model_control_mode}"]
     if spec.model_control_mode == "explicit":
-        args += [f"--load-model={m.name}" for m in sorted(track.models, key=lambda m: m.name)]
+        flags += [f"--load-model={m.name}" for m in sorted(track.models, key=lambda m: m.name)]
     if spec.model_control_mode == "poll":
-        args.append(f"--repository-poll-secs={spec.poll_seconds}")
-    args += [
+        flags.append(f"--repository-poll-secs={spec.poll_seconds}")
+    flags += [
         "--strict-readiness=true",
         f"--exit-timeout-secs={spec.exit_timeout_seconds}",
         f"--http-port={HTTP_PORT}",
@@ -99,7 +98,13 @@ def triton_args(spec: ServingSpec, track: Track, repository: pulumi.Input[str]) 
         f"--log-verbose={spec.log_verbose}",
         *spec.extra_args,
     ]
-    return args
+    return flags
+
+
+def triton_args(spec: ServingSpec, track: Track, repository: pulumi.Input[str]) -> list[pulumi.Input[str]]:
+    """The container's args (after the `tritonserver` command): the repository, then `triton_flags`."""
+    uri = pulumi.Output.from_input(repository).apply(lambda u: f"--model-repository={u}")
+    return [uri, *triton_flags(spec, track)]
 
 
 def container_env(args: TritonServiceArgs) -> list[k8s.core.v1.EnvVarArgs]:
@@ -112,11 +117,12 @@ def container_env(args: TritonServiceArgs) -> list[k8s.core.v1.EnvVarArgs]:
 
 
 class TritonService(pulumi.ComponentResource):
-    """Triton serving of one region. Pass the cluster's Kubernetes provider in `args.target`.
+    """Triton serving of one region; every child uses the provider of `args.target`.
 
     Outputs: `service_name`, `namespace`, `http_endpoint`, `grpc_endpoint` (cluster DNS),
-    `floor_replicas`, `burst_min_replicas`, `burst_max_replicas`, `canary_replicas`, `images`
-    and `model_repositories` (track -> URI).
+    `model_repositories` (track -> URI Output), `images` (track -> image), `plan` (the decided
+    `ServingPlan`: floor/burst/canary replicas, grace period ...), and the children `service`,
+    `deployments` (floor, burst, canary), `hpa`, `pdb`, `service_monitor`, `schedules`.
     """
 
     def __init__(self, name: str, args: TritonServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -151,10 +157,25 @@ class TritonService(pulumi.ComponentResource):
             self.service_account = None
             sa_deps = []
 
+        self.priority_class = None
+        floor_deps: list[pulumi.Resource] = []
+        if args.priority_class == "create":
+            self.priority_class = k8s.scheduling.v1.PriorityClass(
+                f"{name}-floor-priority",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=FLOOR_PRIORITY_CLASS, labels=dict(MANAGED)),  # cluster-scoped
+                value=FLOOR_PRIORITY,
+                global_default=False,
+                preemption_policy="PreemptLowerPriority",
+                description="gpufleet serving floor: preempts burst/canary pods on reserved/on-demand nodes",
+                opts=self._child,
+            )
+            floor_deps.append(self.priority_class)
+
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         stable = self.tracks["stable"]
         if self.plan.floor_replicas > 0:
-            self.deployments["floor"] = self._deployment("floor", stable, self.plan.floor_replicas, waits["stable"] + sa_deps)
+            self.deployments["floor"] = self._deployment(
+                "floor", stable, self.plan.floor_replicas, waits["stable"] + sa_deps + floor_deps)
         self.deployments["burst"] = self._deployment("burst", stable, None, waits["stable"] + sa_deps)
         if "canary" in self.tracks:
             self.deployments["canary"] = self._deployment(
@@ -325,6 +346,7 @@ class TritonService(pulumi.ComponentResource):
                 # Triton never talks to the API server; workload identity uses its own projected token.
                 automount_service_account_token=False,
                 enable_service_links=False,
+                priority_class_name=FLOOR_PRIORITY_CLASS if role == "floor" else None,
                 termination_grace_period_seconds=plan.grace_seconds,
                 security_context=k8s.core.v1.PodSecurityContextArgs(
                     run_as_non_root=True, run_as_user=TRITON_UID, run_as_group=TRITON_UID, fs_group=TRITON_UID,

@@ -52,6 +52,22 @@ SECTION_BUILDERS["replication"] = _replication
 SECTION_RENDERERS["replication"] = _render_replication
 
 
+def _alerts(run: ProgramRun, cfg: Any) -> Any:
+    from .alerts import alerts_section
+
+    return alerts_section(run, cfg)
+
+
+def _render_alerts(section: Any) -> str:
+    from .alerts import render_alerts
+
+    return render_alerts(section)
+
+
+SECTION_BUILDERS["alerts"] = _alerts
+SECTION_RENDERERS["alerts"] = _render_alerts
+
+
 @dataclass
 class Plan:
     run: ProgramRun
@@ -60,20 +76,19 @@ class Plan:
     config: Any = None  # the validated PlatformConfig
 
     def write(self, out_dir: Path) -> list[Path]:
-        from .artifacts import write_artifacts
-
-        written = write_outputs(self.run, Path(out_dir), self.document)
-        if self.config is not None:
-            write_artifacts(self.config, Path(out_dir))
-        return written
+        return write_outputs(self.run, Path(out_dir), self.document)
 
 
-def make_plan(raw_config: Any, *, stack: str) -> Plan:
+def make_plan(raw_config: Any, *, stack: str, models_dir: str | Path | None = None) -> Plan:
     from infra.config import CONFIG_KEY, validate_platform
     from infra.program import main as program
 
     cfg = validate_platform(raw_config)
-    run = run_program(program, stack=stack, config={CONFIG_KEY: raw_config})
+    config: dict[str, Any] = {CONFIG_KEY: raw_config}
+    if models_dir is not None:
+        # The program renders model repositories here before publishing them.
+        config["gpufleet:modelsDir"] = str(models_dir)
+    run = run_program(program, stack=stack, config=config)
     sections = {name: build(run, cfg) for name, build in SECTION_BUILDERS.items()}
     document = plan_document(run, config=raw_config, sections=sections)
     title = f"gpufleet plan: stack {stack} ({cfg.environment}; clouds: {', '.join(cfg.clouds)})"

@@ -125,7 +125,7 @@ def run_full(cloud: str, spec: dict[str, Any], build_dir: Path, environment: str
     from components.cluster import ClusterSpec, KubernetesCluster, KubernetesClusterArgs
     from components.gpu_pool import GpuNodePool, GpuNodePoolArgs
     from components.storage import ModelStore, ModelStoreArgs, ModelStoreConfig
-    from components.triton import TritonService, publish_serving_repositories
+    from components.triton import serve_region
 
     region = REGIONS[cloud]
     plan = make_plan(cloud, environment)
@@ -153,12 +153,9 @@ def run_full(cloud: str, spec: dict[str, Any], build_dir: Path, environment: str
             opts=pulumi.ResourceOptions(providers=[provider]),
             reader_identity=cluster.target,
         )
-        repos = publish_serving_repositories("r1-triton", serving, store, build_dir / "models" / "r1")
-        triton = TritonService(
-            "r1-triton",
-            TritonServiceArgs(spec=serving, target=cluster.target, pool=PoolFacts.from_pool(pool), store=store.ref,
-                              environment=environment, repositories=repos),
-        )
+        # What infra/platform.py calls per region (renders under <models_dir>/r1/, publishes, serves).
+        triton = serve_region("r1", serving, target=cluster.target, pools=[pool], store=store,
+                              environment=environment, models_dir=build_dir / "models")
         pulumi.export("storeUri", store.uri)
         pulumi.export("reader", store.reader)
         pulumi.export("repositories", triton.model_repositories)
@@ -384,6 +381,12 @@ def test_floor_is_pinned_to_reserved_and_on_demand(cloud_run) -> None:
     assert term["matchExpressions"] == [
         {"key": "gpufleet.io/capacity-type", "operator": "In", "values": ["reserved", "on-demand"]}]
     assert SPOT_TOLERATION not in pod(floor)["tolerations"]
+    # Burst pods may take a floor node while no spot node exists; the floor preempts them.
+    assert pod(floor)["priorityClassName"] == "gpufleet-serving-floor"
+    assert "priorityClassName" not in pod(deployments(run)["burst"])
+    pc = manifest(run.one("kubernetes:scheduling.k8s.io/v1:PriorityClass"))
+    assert pc["metadata"]["name"] == "gpufleet-serving-floor" and "namespace" not in pc["metadata"]
+    assert pc["value"] == 1000 and pc["globalDefault"] is False and pc["preemptionPolicy"] == "PreemptLowerPriority"
     # Exactly-sized floor nodes: never surge.
     assert floor["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
 
@@ -809,3 +812,85 @@ def test_service_monitor_schema_rejects_misspelled_fields() -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, SERVICE_MONITOR_SCHEMA)
+
+
+# --- against a real tritonserver (nvidia-pytriton's; CPU) ---------------------------------------
+
+
+def test_a_real_tritonserver_accepts_the_flags_and_loads_the_rendered_repository(tmp_path) -> None:
+    """The flags TritonService gives Triton (explicit mode, --load-model, strict readiness, exit
+    timeout, metrics) start a real server on the repository render_serving_repositories wrote; a
+    model that is in the repository but not listed stays unloaded. Ports, addresses and GPU metrics
+    stay the harness's (127.0.0.1, free ports, no GPU here)."""
+    import os
+    import shutil
+
+    from components.triton.service import triton_flags
+    from tests.serving.harness import FIXTURE_MODELS, TritonServer, find_distribution, http_get
+    from tests.serving.models import noop_model
+
+    if find_distribution() is None:
+        if os.environ.get("GPUFLEET_REQUIRE_TRITON") == "1":
+            pytest.fail("tritonserver not found (nvidia-pytriton)")
+        pytest.skip("tritonserver not found (nvidia-pytriton)")
+    spec = ServingSpec(models=[noop_model("noop", dim=8)], model_source_dir=str(FIXTURE_MODELS),
+                       model_control_mode="explicit", exit_timeout_seconds=5)
+    folders = render_serving_repositories(spec, tmp_path / "models")
+    # A model in the store that explicit mode must leave alone (same code, not listed).
+    shutil.copytree(folders["stable"] / "noop", folders["stable"] / "stray")
+    cfg = folders["stable"] / "stray" / "config.pbtxt"
+    cfg.write_text(cfg.read_text().replace('name: "noop"', 'name: "stray"'))
+
+    flags = [f for f in triton_flags(spec, tracks(spec)["stable"])
+             if not f.startswith(("--http-port", "--grpc-port", "--metrics-port", "--allow-gpu-metrics"))]
+    assert "--load-model=noop" in flags and "--exit-timeout-secs=5" in flags
+    with TritonServer(folders["stable"], extra_args=flags, workdir=tmp_path / "work") as server:
+        assert server.ready("noop")
+        assert not server.ready("stray")
+        status, body = http_get(server.url + "/v2/health/live")
+        assert status == 200
+        status, _ = http_get(f"http://127.0.0.1:{server.metrics_port}/metrics")
+        assert status == 200  # --allow-metrics: the ServiceMonitor's target
+
+
+def test_serve_region_reads_a_replica_without_publishing() -> None:
+    """A DR standby serves from the replica's BucketRef: no uploads there."""
+    from types import SimpleNamespace
+
+    from components._contracts import KubernetesTarget, WorkloadIdentity
+    from components.storage.ref import bucket_ref
+    from components.triton import serve_region
+
+    plan = make_plan("gcp")
+    pool = SimpleNamespace(plan=plan, node_labels={"gpufleet.io/pool": "gpu", "gpufleet.io/gpu": "L4",
+                                                   "cloud.google.com/compute-class": "gpufleet-gpu"})
+
+    def program() -> None:
+        import pulumi_kubernetes as k8s
+
+        out = pulumi.Output.from_input
+        target = KubernetesTarget(provider=k8s.Provider("r2-k8s", kubeconfig="{}"), cluster_name=out("c"),
+                                  cloud="gcp", region="us-east1", environment="prod", identity=WorkloadIdentity(kind="gke"))
+        replica = bucket_ref("gcp", "us-east1", out("replica-bucket"), out("reader@p.iam.gserviceaccount.com"))
+        serve_region("r2", ServingSpec.model_validate(BASE), target=target, pools=[pool], store_ref=replica,
+                     environment="prod", models_dir="/nonexistent")
+
+    run = run_program(program, stack="prod")
+    assert run.by_type("gpufleet:storage:ModelRepository") == []
+    for dep in deployments(run).values():
+        assert flag(dep, "model-repository") == ["gs://replica-bucket/models"]
+    sa = manifest(run.one(SA))
+    assert sa["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": "reader@p.iam.gserviceaccount.com"}
+
+
+def test_serve_region_argument_errors() -> None:
+    from types import SimpleNamespace
+
+    from components.triton import serve_region
+
+    spec = ServingSpec.model_validate({**BASE, "pool": "nope"})
+    pool = SimpleNamespace(plan=make_plan("aws"), node_labels={})
+    with pytest.raises(ValueError, match="exactly one of store"):
+        serve_region("r1", spec, target=None, pools=[pool], environment="prod", models_dir=".")
+    with pytest.raises(ValueError, match="serving pool 'nope' is not one of"):
+        serve_region("r1", spec, target=None, pools=[pool], environment="prod", models_dir=".", store_ref=object())

@@ -4,10 +4,13 @@ StackReference carrying the platform's outputs."""
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import py_compile
 import runpy
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +45,17 @@ def platform_outputs(**region_over: Any) -> dict[str, Any]:
     return {"environment": "prod", "regions": {"usc1": region}, "kubeconfigs": {"usc1": KUBECONFIG}}
 
 
+BUILD = Path(tempfile.mkdtemp(prefix="team-model-service-"))  # the example's build_dir (not the source tree)
+atexit.register(shutil.rmtree, BUILD, True)
+
+
 def run_example(config: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None,
                 stack_name: str = PLATFORM) -> ProgramRun:
+    config = {"build_dir": str(BUILD), **(config or {})}
     return run_program(
         lambda: runpy.run_path(str(MAIN), run_name="__main__"),
         stack="prod",
-        config={f"gpufleet:{k}": v for k, v in (config or {}).items()},
+        config={f"gpufleet:{k}": v for k, v in config.items()},
         stack_reference_outputs={stack_name: outputs or platform_outputs()},
     )
 
@@ -93,6 +101,7 @@ def test_reads_the_platform_through_a_stack_reference(run: ProgramRun) -> None:
 
 
 def test_publishes_the_team_repository_to_the_platform_store(run: ProgramRun) -> None:
+    assert (BUILD / "models/stable/ranker/config.pbtxt").is_file()  # rendered where the config says
     objects = run.by_type("gcp:storage/bucketObject:BucketObject")
     assert sorted(o.inputs["name"] for o in objects) == [
         "teams/search/models/ranker/1/model.py", "teams/search/models/ranker/config.pbtxt"]
@@ -114,8 +123,10 @@ def test_runs_a_triton_service_in_the_platform_namespace(run: ProgramRun) -> Non
         assert pod["serviceAccountName"] == "triton"  # the platform's store reader
         assert pod["nodeSelector"] == {"gpufleet.io/pool": "l4", "gpufleet.io/gpu": "L4",
                                        "cloud.google.com/compute-class": "gpufleet-l4"}
-    # The platform owns the service account; the team creates none.
+    # The platform owns the service account and the floor PriorityClass; the team creates neither.
     assert run.by_type("kubernetes:core/v1:ServiceAccount") == []
+    assert run.by_type("kubernetes:scheduling.k8s.io/v1:PriorityClass") == []
+    assert deps["search-ranker-floor"]["spec"]["template"]["spec"]["priorityClassName"] == "gpufleet-serving-floor"
     hpa = manifest(run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler"))
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
     assert run.outputs["httpEndpoint"] == "http://search-ranker.gpufleet-serving.svc.cluster.local:8000"

@@ -66,7 +66,8 @@ def test_adopted_clusters_create_no_cluster(any_plan):
 
 
 def test_serving_namespace_enforces_restricted_pod_security(shipped_plan):
-    namespaces = [r for r in shipped_plan.run.resources if is_kubernetes_object(r) and r.inputs["kind"] == "Namespace"]
+    namespaces = [r for r in shipped_plan.run.resources if is_kubernetes_object(r) and r.inputs["kind"] == "Namespace"
+                  and r.inputs["metadata"]["name"] == "gpufleet-serving"]
     assert namespaces
     for ns in namespaces:
         labels = ns.inputs["metadata"]["labels"]

@@ -7,7 +7,8 @@ This stack reads them through a StackReference and adds, in the platform's servi
   ./models, published to the platform's store under teams/<team>/models;
 - a TritonService for it (floor + burst Deployments, Service, PDB, HPA, ServiceMonitor, and a
   canary while `canary_weight` is set), on the platform's GPU pool, with the platform's
-  `triton` service account: the store's workload identity trusts only that account.
+  `triton` service account (the store's workload identity trusts only that account) and the
+  platform's floor PriorityClass. Both exist once the platform region runs serving.
 
 Platform outputs read (per region under `regions.<platform_region>`): cloud, region,
 clusterName, servingNamespace, gpuPools.<pool>, modelStore.bucket (+ modelStore.kmsKeyArn on
@@ -50,6 +51,7 @@ gpu_model = cfg.get("gpu") or "L4"
 canary_image = cfg.get("canary_image")
 canary_weight = cfg.get_int("canary_weight") or 0
 canary_rollback = cfg.get_bool("canary_rollback") or False
+build_dir = Path(cfg.get("build_dir") or HERE / "build")  # where the repository is rendered before upload
 
 # --- the platform -----------------------------------------------------------------------------
 
@@ -116,7 +118,9 @@ spec = ServingSpec(
     model_source_dir=str(HERE / "models"),
     repository_prefix=f"teams/{team}/models",
     pool=pool_name,
-    floor_replicas=1,  # the team's share of the platform's reserved/on-demand floor
+    # The team's share of the pool's reserved/on-demand floor: the platform's serving block must
+    # leave it free (its floor_replicas defaults to the whole pool floor).
+    floor_replicas=1,
     max_replicas=4,
     cpu=2,
     memory_gib=8,
@@ -131,11 +135,12 @@ if problems:
     raise pulumi.RunError("invalid team serving config:\n" + "\n".join(f"  - {p}: got {v!r}; allowed: {a}"
                                                                      for p, v, a in problems))
 
-repositories = publish_serving_repositories(team, spec, store, HERE / "build" / "models")
+repositories = publish_serving_repositories(team, spec, store, build_dir / "models")
 service = TritonService(
     f"{team}-ranker",
     TritonServiceArgs(spec=spec, target=target, pool=pool, store=store.ref, environment=environment,
-                      namespace=SERVING_NAMESPACE, repositories=repositories),
+                      namespace=SERVING_NAMESPACE, repositories=repositories,
+                      priority_class="existing"),  # the platform's TritonService created it
 )
 
 pulumi.export("httpEndpoint", service.http_endpoint)
