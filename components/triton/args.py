@@ -63,7 +63,7 @@ _TIMEZONE = re.compile(r"^(UTC|[A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$")
 # Flags the component sets itself; extra_args may not repeat them.
 MANAGED_FLAGS = (
     "--model-repository", "--model-store", "--model-control-mode", "--load-model", "--repository-poll-secs",
-    "--exit-timeout-secs", "--strict-readiness", "--http-port", "--grpc-port", "--metrics-port",
+    "--exit-timeout-secs", "--strict-readiness", "--http-port", "--grpc-port", "--metrics-port", "--metrics-config",
     "--allow-metrics", "--allow-gpu-metrics", "--allow-http", "--allow-grpc",
 )
 

@@ -95,6 +95,8 @@ def triton_flags(spec: ServingSpec, track: Track) -> list[str]:
         f"--metrics-port={METRICS_PORT}",
         "--allow-metrics=true",
         "--allow-gpu-metrics=true",
+        # p50/p99 latency summaries for the Triton dashboard (counters alone give only averages).
+        "--metrics-config=summary_latencies=true",
         f"--log-verbose={spec.log_verbose}",
         *spec.extra_args,
     ]

@@ -234,12 +234,13 @@ class Rule:
     ids: tuple[str, ...] = ()
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     remediation: str = ""
+    note: str = ""  # said instead of the IDs when there are none
 
     @property
     def description(self) -> str:
         if self.ids:
             return f"{self.summary} [Checkov {', '.join(self.ids)}]"
-        return f"{self.summary} [gpufleet platform rule; no Checkov/Trivy equivalent]"
+        return f"{self.summary} [{self.note or 'gpufleet platform rule; no Checkov/Trivy equivalent'}]"
 
     def applies_to(self, typ: str) -> bool:
         if self.types is None:
@@ -289,13 +290,13 @@ def _register(rule: Rule) -> None:
 
 def resource_rule(name: str, *, summary: str, area: str, severity: str, level: str, types: Sequence[str] | None,
                   ids: Sequence[str] = (), config: Mapping[str, Mapping[str, Any]] | None = None,
-                  remediation: str = "") -> Callable[[ResourceCheck], ResourceCheck]:
+                  remediation: str = "", note: str = "") -> Callable[[ResourceCheck], ResourceCheck]:
     """Register `fn(resource, config) -> iterable of violation messages` as a resource policy."""
 
     def deco(fn: ResourceCheck) -> ResourceCheck:
         _register(Rule(name=name, summary=summary, area=area, severity=severity, enforcement=level,
                        kind="resource", check=fn, types=tuple(types) if types is not None else None,
-                       ids=tuple(ids), config=dict(config or {}), remediation=remediation))
+                       ids=tuple(ids), config=dict(config or {}), remediation=remediation, note=note))
         fn.rule_name = name  # type: ignore[attr-defined]
         return fn
 
@@ -304,13 +305,13 @@ def resource_rule(name: str, *, summary: str, area: str, severity: str, level: s
 
 def stack_rule(name: str, *, summary: str, area: str, severity: str, level: str, ids: Sequence[str] = (),
                config: Mapping[str, Mapping[str, Any]] | None = None,
-               remediation: str = "") -> Callable[[StackCheck], StackCheck]:
+               remediation: str = "", note: str = "") -> Callable[[StackCheck], StackCheck]:
     """Register `fn(resources, config) -> iterable of Violation` as a stack policy."""
 
     def deco(fn: StackCheck) -> StackCheck:
         _register(Rule(name=name, summary=summary, area=area, severity=severity, enforcement=level,
                        kind="stack", check=fn, ids=tuple(ids), config=dict(config or {}),
-                       remediation=remediation))
+                       remediation=remediation, note=note))
         fn.rule_name = name  # type: ignore[attr-defined]
         return fn
 

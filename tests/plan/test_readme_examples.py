@@ -61,3 +61,21 @@ def test_readme_gpu_pool_example_validates_in_a_prod_gcp_region():
                      "cluster": {"create": {"version": "1.33", "zones": ["us-central1-a", "us-central1-b"]}},
                      "gpu_pools": pools}],
     })
+
+
+def test_readme_serving_example_validates_in_a_region():
+    import textwrap
+
+    import yaml
+
+    from infra.config import validate_platform
+
+    block = next(b for b in YAML_BLOCKS if b.lstrip().startswith("serving:"))
+    serving = yaml.safe_load(textwrap.dedent(block))["serving"]
+    validate_platform({
+        "environment": "staging", "tags": {"owner": "a", "cost-center": "b"},
+        "regions": [{"name": "use1", "cloud": "aws", "region": "us-east-1",
+                     "cluster": {"create": {"version": "1.33", "zones": ["us-east-1a", "us-east-1b"]}},
+                     "gpu_pools": [{"name": "l4", "gpu": {"model": "L4"}, "serving_min_nodes": 1}],
+                     "serving": serving}],
+    })
