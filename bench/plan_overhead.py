@@ -41,9 +41,13 @@ def sdk_class(token: str):
     pkg, module, cls = token.split(":")
     if pkg == "kubernetes" and module == "helm.sh/v3":
         return importlib.import_module("pulumi_kubernetes.helm.v3").Release
-    if pkg == "kubernetes" and "." in module.split("/")[0]:
-        return importlib.import_module("pulumi_kubernetes.apiextensions").CustomResource  # a CRD kind
-    module = module.split("/")[0] if pkg != "kubernetes" else module.replace("/", ".")
+    if pkg == "kubernetes":
+        group, version = module.split("/")
+        try:  # built-in API groups: scheduling.k8s.io/v1 -> pulumi_kubernetes.scheduling.v1
+            return getattr(importlib.import_module(f"pulumi_kubernetes.{group.split('.')[0]}.{version}"), cls)
+        except (ImportError, AttributeError):
+            return importlib.import_module("pulumi_kubernetes.apiextensions").CustomResource  # a CRD kind
+    module = module.split("/")[0]
     mod = importlib.import_module(f"{PACKAGES[pkg]}.{module.replace('-', '_')}")
     return getattr(mod, cls)
 

@@ -1,22 +1,34 @@
 """`python -m infra ...`: the offline tools.
 
-  plan   --stack ENV | --config FILE  [--out DIR] [--quiet]
-         Run the real program under recording mocks (no CLI, no credentials, no network) and
-         print the inventory; --out writes plan.json and Kubernetes manifests.
+  plan   --stack ENV | --config FILE | --program MODULE:FUNCTION [--stack NAME]
+         [--policy-config FILE] [--out DIR] [--quiet]
+         Run the real program (or any Pulumi program function) under recording mocks (no CLI, no
+         credentials, no network), print the inventory and the policy pack's findings grouped by
+         severity; --out writes plan.json (findings under `findings`) and Kubernetes manifests.
+         --policy-config takes the JSON of `pulumi preview --policy-pack-config`.
+  policy list [--policy-config FILE] [--json]
+         Every policy of the pack with its enforcement level, severity and mapped scanner IDs.
   schema Print the JSON Schema of `gpufleet:platform`.
 
-Exit codes: 0 ok, 2 invalid config (or usage).
+Exit codes: 0 ok, 2 invalid config (stack config, policy config or usage), 3 a mandatory policy
+is violated (plan.json is still written), 1 the program itself failed (--program).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
+import traceback
 from pathlib import Path
+from typing import Any, Callable
 
 EXIT_OK = 0
+EXIT_PROGRAM = 1
 EXIT_CONFIG = 2
+EXIT_POLICY = 3
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -29,12 +41,21 @@ def stack_file(stack: str) -> Path:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m infra", description="gpufleet offline tools")
     sub = p.add_subparsers(dest="command", required=True)
-    plan = sub.add_parser("plan", help="offline plan of a stack under recording mocks")
-    src = plan.add_mutually_exclusive_group(required=True)
-    src.add_argument("--stack", help="stack name; reads stacks/Pulumi.<stack>.yaml")
-    src.add_argument("--config", type=Path, help="path to a Pulumi.<stack>.yaml file")
+    plan = sub.add_parser("plan", help="offline plan of a stack under recording mocks, with policy findings")
+    plan.add_argument("--stack", help="stack name; reads stacks/Pulumi.<stack>.yaml (with --program: only the "
+                      "stack name the program runs as, default dev)")
+    plan.add_argument("--config", type=Path, help="path to a Pulumi.<stack>.yaml file")
+    plan.add_argument("--program", metavar="MODULE:FUNCTION",
+                      help="run this Pulumi program function (module path or file.py) instead of the platform")
+    plan.add_argument("--policy-config", type=Path, metavar="FILE",
+                      help="policy pack config, the JSON `pulumi preview --policy-pack-config` takes")
     plan.add_argument("--out", type=Path, help="write plan.json and k8s/*.yaml here")
-    plan.add_argument("--quiet", action="store_true", help="print only the summary line")
+    plan.add_argument("--quiet", action="store_true", help="print only the summary and findings lines")
+    pol = sub.add_parser("policy", help="the policy pack (infra/policy)")
+    pol_sub = pol.add_subparsers(dest="policy_command", required=True)
+    lst = pol_sub.add_parser("list", help="every policy with its level, severity and mapped IDs")
+    lst.add_argument("--policy-config", type=Path, metavar="FILE", help="show levels under this policy pack config")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("schema", help="print the JSON Schema of gpufleet:platform")
     return p
 
@@ -46,10 +67,83 @@ def cmd_schema() -> int:
     return EXIT_OK
 
 
+def _policy_settings(path: Path | None) -> tuple[Any, int]:
+    """(settings or None, exit code) for --policy-config."""
+    if path is None:
+        return None, EXIT_OK
+    from .policy.engine import PolicyConfigError, load_pack_config
+
+    try:
+        return load_pack_config(path), EXIT_OK
+    except PolicyConfigError as exc:
+        print(f"invalid policy pack config {path}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return None, EXIT_CONFIG
+
+
+def _load_program(spec: str) -> Callable[[], Any]:
+    """MODULE:FUNCTION (dotted module, or a .py file path) -> the function."""
+    module_name, sep, func_name = spec.rpartition(":")
+    if not sep or not module_name or not func_name:
+        raise ValueError(f"--program {spec!r}: expected MODULE:FUNCTION")
+    if module_name.endswith(".py") or "/" in module_name:
+        path = Path(module_name).resolve()
+        if not path.is_file():
+            raise ValueError(f"--program {spec!r}: no file {path}")
+        loaded = importlib.util.spec_from_file_location(path.stem, path)
+        assert loaded is not None and loaded.loader is not None
+        module = importlib.util.module_from_spec(loaded)
+        loaded.loader.exec_module(module)
+    else:
+        if str(REPO_ROOT) not in sys.path:
+            sys.path.insert(0, str(REPO_ROOT))
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(f"--program {spec!r}: cannot import {module_name}: {exc}") from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ValueError(f"--program {spec!r}: {module_name} has no function {func_name}")
+    return func
+
+
+def _finish(text: str, document: dict[str, Any], run: Any, args: argparse.Namespace) -> int:
+    from .plan.findings import mandatory_count
+    from .plan.report import write_outputs
+
+    if args.quiet:
+        lines = text.splitlines()
+        print(lines[1])
+        print(next((line for line in lines if line.startswith("policy findings")), ""))
+    else:
+        print(text, end="")
+    if args.out:
+        written = args.plan.write(args.out) if getattr(args, "plan", None) else write_outputs(run, args.out, document)
+        print(f"wrote {written[0]} and {len(written) - 1} Kubernetes manifest(s) under {args.out / 'k8s'}")
+    mandatory = mandatory_count(document)
+    if mandatory:
+        print(f"{mandatory} mandatory policy violation(s): exit {EXIT_POLICY}", file=sys.stderr)
+        return EXIT_POLICY
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
+    if args.program is not None:
+        if args.config is not None:
+            print("--program and --config are mutually exclusive", file=sys.stderr)
+            return EXIT_CONFIG
+        return cmd_plan_program(args)
+    if (args.stack is None) == (args.config is None):
+        print("plan: give exactly one of --stack, --config or --program", file=sys.stderr)
+        return EXIT_CONFIG
     from .config import ConfigError, load_stack_file, read_stack_file
     from .plan import make_plan
+    from .plan.findings import policy_config
 
+    settings, code = _policy_settings(args.policy_config)
+    if code:
+        return code
     path = args.config if args.config else stack_file(args.stack)
     stack = args.stack or _stack_name_from(path)
     try:
@@ -58,14 +152,70 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
-    plan = make_plan(raw, stack=stack, models_dir=args.out / "models" if args.out else None)
-    if args.quiet:
-        print(plan.text.splitlines()[1])
-    else:
-        print(plan.text, end="")
-    if args.out:
-        written = plan.write(args.out)
-        print(f"wrote {written[0]} and {len(written) - 1} Kubernetes manifest(s) under {args.out / 'k8s'}")
+    with policy_config(settings, args.policy_config):
+        plan = make_plan(raw, stack=stack)
+    args.plan = plan
+    return _finish(plan.text, plan.document, plan.run, args)
+
+
+def cmd_plan_program(args: argparse.Namespace) -> int:
+    from .plan.findings import findings_for, render
+    from .plan.report import plan_document, render_text
+    from .plan.runner import run_program
+
+    settings, code = _policy_settings(args.policy_config)
+    if code:
+        return code
+    try:
+        program = _load_program(args.program)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    stack = args.stack or "dev"
+    try:
+        run = run_program(program, stack=stack)
+    except Exception:  # noqa: BLE001 - report the program's own failure, like `pulumi preview` would
+        print(f"program {args.program} failed:", file=sys.stderr)
+        traceback.print_exc()
+        return EXIT_PROGRAM
+    section = findings_for(run, settings, str(args.policy_config) if args.policy_config else None)
+    document = plan_document(run, config=None, sections={"findings": section})
+    document["program"] = args.program
+    text = render_text(run, title=f"gpufleet plan: program {args.program} (stack {stack})")
+    text += "\n" + render(section)
+    args.plan = None
+    return _finish(text, document, run, args)
+
+
+def cmd_policy_list(args: argparse.Namespace) -> int:
+    from .policy.engine import parse_pack_config
+    from .policy.rules import all_rules
+
+    settings, code = _policy_settings(args.policy_config)
+    if code:
+        return code
+    rules = all_rules()
+    settings = settings or parse_pack_config({}, rules)
+    rows = [{
+        "name": r.name, "area": r.area, "kind": r.kind, "level": settings[r.name].level, "default": r.enforcement,
+        "severity": r.severity, "ids": list(r.ids), "note": r.note, "config": settings[r.name].properties,
+        "description": r.description,
+    } for r in rules]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(r["name"]) for r in rows)
+    print(f"gpufleet policy pack: {len(rows)} policies "
+          f"({sum(r['level'] == 'mandatory' for r in rows)} mandatory, "
+          f"{sum(r['level'] == 'advisory' for r in rows)} advisory, "
+          f"{sum(r['level'] == 'disabled' for r in rows)} disabled)")
+    area = None
+    for r in rows:
+        if r["area"] != area:
+            area = r["area"]
+            print(f"\n{area}")
+        ids = ", ".join(r["ids"]) or ("(none mapped)" if r["note"] else "(gpufleet)")
+        print(f"  {r['name']:<{width}}  {r['level']:<9}  {r['severity']:<8}  {r['kind']:<8}  {ids}")
     return EXIT_OK
 
 
@@ -83,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schema":
         return cmd_schema()
+    if args.command == "policy":
+        return cmd_policy_list(args)
     return cmd_plan(args)
 
 

@@ -23,6 +23,7 @@ from components.cluster.args import retention_issue
 from components.dr.args import DrConfig, dr_issues
 from components.storage.args import ModelStoreConfig, storage_issues
 from components.triton.args import ServingSpec, serving_issues
+from components.load_balancer.args import EndpointSpec, FailoverSpec, endpoint_issues, failover_issues
 
 CONFIG_KEY = "gpufleet:platform"
 ROOT = "platform"
@@ -94,6 +95,10 @@ class RegionConfig(_Strict):
     serving: ServingSpec | None = Field(
         None, description="NVIDIA Triton serving on one of the region's GPU pools. Default: no serving.",
     )
+    endpoint: EndpointSpec | None = Field(
+        None, description="Expose the region's Triton through the cloud load balancer behind Envoy Gateway rate "
+        "limits. Default: no endpoint (in-cluster Service only).",
+    )
     storage: ModelStoreConfig = Field(
         default_factory=ModelStoreConfig,
         description="The region's model store (bucket/account Triton reads). Default: versioned, private, TLS-only, "
@@ -111,6 +116,9 @@ class PlatformConfig(_Strict):
     regions: list[RegionConfig] = Field(..., min_length=1, description="At least one region; exactly one primary.")
     dr: DrConfig | None = Field(
         None, description="Replicate the primary's model store to a standby region. Default: no replication."
+    )
+    failover: FailoverSpec | None = Field(
+        None, description="A DNS name failing over from the primary's endpoint to the standby's. Default: none.",
     )
     monitoring: MonitoringSpec = Field(
         default_factory=MonitoringSpec,
@@ -230,6 +238,11 @@ def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> l
         problems += _pool_problems(cfg_env or "dev", i, r)
         problems += [Problem(path=f"{base}.storage.{rel}", value=v, allowed=a)
                      for rel, v, a in storage_issues(r.storage, r.cloud, cfg_env or "dev")]
+        if r.endpoint is not None:
+            models = [m.name for m in r.serving.models] if r.serving else None
+            problems += [Problem(path=f"{base}.endpoint.{rel}", value=v, allowed=a)
+                         for rel, v, a in endpoint_issues(r.endpoint, r.cloud, cfg_env or "dev", models=models,
+                                                          serving=r.serving is not None)]
         if r.serving is not None and r.cloud == "azure" and not r.storage.azure_options.shared_key_access:
             problems.append(Problem(
                 path=f"{base}.storage.azure.shared_key_access", value=False,
@@ -328,6 +341,9 @@ def _platform_level(cfg: PlatformConfig) -> list[Problem]:
     if cfg.dr is not None:
         problems += [Problem(path=f"{ROOT}.{rel}", value=v, allowed=a)
                      for rel, v, a in dr_issues(cfg.dr, cfg.regions, cfg.environment)]
+    if cfg.failover is not None:
+        problems += [Problem(path=f"{ROOT}.{rel}", value=v, allowed=a)
+                     for rel, v, a in failover_issues(cfg.failover, cfg.regions)]
     primaries = [i for i, r in enumerate(cfg.regions) if r.role == "primary"]
     if len(primaries) != 1:
         problems.append(

@@ -40,6 +40,8 @@ class RegionBuild:
     monitoring: Any = None  # GpuMonitoring, when monitoring is enabled
     pools: list = field(default_factory=list)  # GpuNodePools
     namespace: Any = None  # the serving Namespace
+    service: Any = None  # TritonService
+    endpoint: Any = None  # InferenceEndpoint
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -160,9 +162,53 @@ def _serving(cfg: PlatformConfig, build: RegionBuild, builds: dict[str, RegionBu
         publish_opts=pulumi.ResourceOptions(depends_on=[replication]) if is_source and replication else None,
         opts=pulumi.ResourceOptions(depends_on=depends),
     )
+    build.service = service
     build.outputs["serving"] = {"serviceName": service.service_name, "namespace": service.namespace,
                                 "httpEndpoint": service.http_endpoint, "grpcEndpoint": service.grpc_endpoint,
                                 "modelRepositories": service.model_repositories}
+
+
+def _endpoint(cfg: PlatformConfig, build: RegionBuild) -> None:
+    """The cloud load balancer in front of Envoy Gateway (rate limits) in front of Triton."""
+    region = build.region
+    if region.endpoint is None or build.service is None:
+        return
+    from components.load_balancer import InferenceEndpoint, InferenceEndpointArgs
+
+    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    build.endpoint = InferenceEndpoint(
+        f"{region.name}-endpoint",
+        InferenceEndpointArgs(spec=region.endpoint, target=build.cluster.target, service=build.service,
+                              environment=cfg.environment, cluster=build.cluster.build, tags=tags,
+                              traffic_manager=bool(cfg.failover and cfg.failover.enabled)),
+        opts=pulumi.ResourceOptions(providers=[build.provider, build.cluster.target.provider],
+                                    depends_on=[build.service]),
+    )
+    build.outputs["endpoint"] = build.endpoint.outputs()
+
+
+def _failover(cfg: PlatformConfig, builds: dict[str, RegionBuild]) -> None:
+    """A health-checked DNS name failing over from the primary's endpoint to the standby's."""
+    if cfg.failover is None or not cfg.failover.enabled:
+        return
+    from components.load_balancer import DnsFailover, DnsFailoverArgs, failover_side, resolve_pair
+
+    pi, si = resolve_pair(cfg.failover, cfg.regions)
+    p, s = builds[cfg.regions[pi].name], builds[cfg.regions[si].name]
+    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    DnsFailover(
+        "failover",
+        DnsFailoverArgs(
+            failover=cfg.failover, cloud=p.region.cloud, tags=tags, project_id=_project(p.region),
+            resource_group_name=p.cluster.build.resource_group_name,
+            primary=failover_side("primary", p.region.name, p.endpoint, network_id=p.cluster.build.network_id,
+                                  project_id=_project(p.region)),
+            standby=failover_side("standby", s.region.name, s.endpoint, network_id=s.cluster.build.network_id,
+                                  project_id=_project(s.region)),
+        ),
+        provider=p.provider,
+        opts=pulumi.ResourceOptions(providers=[p.provider]),
+    )
 
 
 def _budgets(cfg: PlatformConfig, builds: dict[str, RegionBuild]) -> None:
@@ -301,6 +347,8 @@ def build_platform(cfg: PlatformConfig) -> dict[str, Any]:
     replication = _replication(cfg, builds, dr_plan) if dr_plan is not None else None
     for build in builds.values():
         _serving(cfg, build, builds, dr_plan, replication)
+        _endpoint(cfg, build)
+    _failover(cfg, builds)
     _budgets(cfg, builds)
     regions: dict[str, Any] = {}
     kubeconfigs: dict[str, Any] = {}

@@ -99,7 +99,14 @@ def custom_resource_schemas() -> dict[tuple[str, str], dict]:
 
     schemas = {("cloud.google.com/v1", "ComputeClass"): COMPUTE_CLASS_SCHEMA}
     files = {("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_v1_prometheusrule.json",
-             ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.json"}
+             ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.json",
+             ("gateway.networking.k8s.io/v1", "GatewayClass"): "gateway.networking.k8s.io_v1_gatewayclass.json",
+             ("gateway.networking.k8s.io/v1", "Gateway"): "gateway.networking.k8s.io_v1_gateway.json",
+             ("gateway.networking.k8s.io/v1", "HTTPRoute"): "gateway.networking.k8s.io_v1_httproute.json",
+             ("gateway.networking.k8s.io/v1", "GRPCRoute"): "gateway.networking.k8s.io_v1_grpcroute.json",
+             ("gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"): "envoy_gateway.envoyproxy.io_v1alpha1_envoyproxy.json",
+             ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"):
+                 "envoy_gateway.envoyproxy.io_v1alpha1_backendtrafficpolicy.json"}
     for key, filename in files.items():
         path = CRD_DIR / filename
         if path.exists():

@@ -68,6 +68,34 @@ SECTION_BUILDERS["alerts"] = _alerts
 SECTION_RENDERERS["alerts"] = _render_alerts
 
 
+def _endpoints(run: ProgramRun, cfg: Any) -> Any:
+    from components.load_balancer import failover_summary
+
+    regions = {r.name: {"cloud": r.cloud, "exposure": r.endpoint.exposure, "tls": r.endpoint.tls is not None,
+                        "sourceRanges": list(r.endpoint.source_ranges),
+                        "rateLimits": r.endpoint.rate_limits.model_dump()}
+               for r in cfg.regions if r.endpoint is not None}
+    return {"regions": regions,
+            "failover": failover_summary(cfg.failover, cfg.regions) if cfg.failover is not None else None}
+
+
+def _render_endpoints(section: Any) -> str:
+    from components.load_balancer import failover_line
+
+    lines = [f"endpoints: {len(section['regions'])} region(s)"]
+    for name, ep in section["regions"].items():
+        lines.append(f"  {name}: {ep['exposure']}, tls {'on' if ep['tls'] else 'off'}, "
+                     f"source ranges {ep['sourceRanges'] or 'any'}")
+    if section["failover"]:
+        lines.append(f"  failover: {failover_line(section['failover'])}")
+    return "\n".join(lines) + "\n"
+
+
+SECTION_BUILDERS["endpoints"] = _endpoints
+SECTION_RENDERERS["endpoints"] = _render_endpoints
+from . import findings as _findings  # noqa: E402,F401  (registers the "findings" section: policy pack results)
+
+
 @dataclass
 class Plan:
     run: ProgramRun

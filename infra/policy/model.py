@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low")
 LEVELS = ("mandatory", "advisory", "remediate", "disabled")
@@ -144,16 +145,6 @@ def as_json(value: Any) -> Any:
     return value
 
 
-def contains_unknown(value: Any) -> bool:
-    if is_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(contains_unknown(v) for v in value)
-    return False
-
-
 @dataclass(frozen=True)
 class Provider:
     type: str
@@ -245,7 +236,11 @@ class Rule:
     def applies_to(self, typ: str) -> bool:
         if self.types is None:
             return True
-        return any(typ.startswith(t[:-1]) if t.endswith("*") else typ == t for t in self.types)
+        key = (self.name, typ)
+        hit = _SCOPE_CACHE.get(key)
+        if hit is None:
+            hit = _SCOPE_CACHE[key] = any(typ.startswith(t[:-1]) if t.endswith("*") else typ == t for t in self.types)
+        return hit
 
     def defaults(self) -> dict[str, Any]:
         return {k: v.get("default") for k, v in self.config.items() if "default" in v}
@@ -261,8 +256,12 @@ class Rule:
         """Violation messages for one resource ([] when the rule does not apply or cannot tell)."""
         if self.kind != "resource" or not self.applies_to(resource.type):
             return []
+        return self.check_resource(resource, self.effective_config(given))
+
+    def check_resource(self, resource: Resource, config: Mapping[str, Any]) -> list[str]:
+        """`run_resource` for a resource known to be in scope, with the effective config already merged."""
         try:
-            return [m for m in self.check(resource, self.effective_config(given)) if m]
+            return [m for m in self.check(resource, config) if m]
         except UnknownUsed:
             return []
 
@@ -276,6 +275,7 @@ class Rule:
 
 
 RULES: list[Rule] = []
+_SCOPE_CACHE: dict[tuple[str, str], bool] = {}
 
 
 def _register(rule: Rule) -> None:
@@ -321,7 +321,6 @@ def stack_rule(name: str, *, summary: str, area: str, severity: str, level: str,
 # --- shared knowledge ------------------------------------------------------------------------
 
 TAG_KEYS = ("tags", "labels", "resourceLabels", "userLabels")
-WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0", "*", "internet", "any"})
 
 PROD_CONFIG: dict[str, dict[str, Any]] = {
     "prodStackPattern": {
@@ -354,16 +353,11 @@ def is_prod_stack(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> bool
     `environment` tag/label in `prodEnvironments` (gpufleet's cost tags always do)."""
     pattern = re.compile(cfg.get("prodStackPattern") or PROD_CONFIG["prodStackPattern"]["default"], re.I)
     envs = {str(e).lower() for e in (cfg.get("prodEnvironments") or PROD_CONFIG["prodEnvironments"]["default"])}
+    if any(pattern.search(stack) for stack in {r.stack for r in resources} if stack):
+        return True
     for r in resources:
-        if r.stack and pattern.search(r.stack):
-            return True
         env = resource_tags(r).get("environment")
         if isinstance(env, str) and env.lower() in envs:
             return True
     return False
 
-
-def iter_known(values: Iterable[Any]) -> Iterator[Any]:
-    for v in values:
-        if known(v):
-            yield v

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from .model import UNKNOWN, Resource, as_list, get, is_unknown, known, num, truthy
 
@@ -266,10 +267,11 @@ def _aks_profile(r: Resource, p: Mapping[str, Any], cluster: Any, name: Any) -> 
     else:
         lo = hi = num(p.get("count"))
     prio = p.get("scaleSetPriority")
+    spot = (prio.lower() == "spot") if isinstance(prio, str) and known(prio) else (None if is_unknown(prio) else False)
     return Pool(
         resource=r, cloud="azure", name=str(name), cluster=cluster, labels=labels, is_gpu=is_gpu,
         gpu_model=model if known(model) else None, gpus_per_node=per_node,
-        spot=(prio.lower() == "spot") if isinstance(prio, str) and known(prio) else (None if is_unknown(prio) else False),
+        spot=spot,
         min_nodes=lo, max_nodes=hi, taints=_taint_strings(p.get("nodeTaints")),
         public_ip=truthy(p.get("enableNodePublicIP")),
     )

@@ -11,7 +11,8 @@ as its own resource, so those are covered.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from .model import UNKNOWN, Resource, as_list, get, is_unknown
 
@@ -73,7 +74,9 @@ def containers(r: Resource, *, include_init: bool = True) -> Iterator[Container]
     spec = pod_spec(r)
     if not isinstance(spec, Mapping):
         return
-    groups = [("containers", False)] + ([("initContainers", True), ("ephemeralContainers", True)] if include_init else [])
+    groups = [("containers", False)]
+    if include_init:
+        groups += [("initContainers", True), ("ephemeralContainers", True)]
     for key, init in groups:
         items = spec.get(key)
         if is_unknown(items):
@@ -118,4 +121,4 @@ def is_triton(c: Container) -> bool:
            t.startswith("--model-store") for t in tokens):
         return True
     image = c.spec.get("image")
-    return isinstance(image, str) and "tritonserver" in image and not c.spec.get("command")
+    return isinstance(image, str) and "tritonserver" in image and c.spec.get("command") is None

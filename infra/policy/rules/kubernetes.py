@@ -6,7 +6,8 @@ workload a consumer stack registers. Helm releases are skipped (see `infra.polic
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..model import Resource, as_list, get, is_unknown, known, num, resource_rule, truthy
 from ..workloads import LONG_RUNNING, WORKLOAD_TYPES, containers, kind_of, pod_metadata, pod_spec

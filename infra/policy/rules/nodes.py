@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..model import Resource, as_list, get, is_unknown, num, resource_rule, truthy
 from ..nodepools import AKS_AGENTPOOL, AKS_CLUSTER, pools_of

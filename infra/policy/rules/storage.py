@@ -12,7 +12,8 @@ unknown too is "can't tell" and not reported. The deprecated inline arguments of
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from ..model import (
     PROD_CONFIG,
@@ -118,7 +119,8 @@ def s3_bucket_encrypted(resources: Sequence[Resource], cfg: Mapping[str, Any]) -
             continue
         good = [a for a in algos if a in allowed]
         if not good:
-            what = f"uses {sorted({str(a) for a in algos if a})}" if any(algos) else "has no default encryption configured"
+            used = sorted({str(a) for a in algos if a})
+            what = f"uses {used}" if used else "has no default encryption configured"
             yield Violation(f"S3 bucket {b.name} {what}; allowed: {', '.join(allowed)}", b.urn)
 
 
@@ -147,7 +149,8 @@ def s3_public_access_blocked(resources: Sequence[Resource], cfg: Mapping[str, An
                 continue
             off = [f for f, v in flags.items() if not v]
             if off:
-                yield Violation(f"S3 bucket {b.name}: public access block leaves {', '.join(off)} off", blk.urn or b.urn)
+                yield Violation(f"S3 bucket {b.name}: public access block leaves {', '.join(off)} off",
+                                blk.urn or b.urn)
 
 
 @resource_rule(
@@ -175,7 +178,8 @@ def s3_no_public_acl_or_policy(r: Resource, cfg: Mapping[str, Any]) -> Iterator[
             principal = st.get("Principal")
             aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
             if principal == "*" or "*" in as_list(aws):
-                yield f"bucket policy statement {st.get('Sid') or ''} allows Principal * without a condition".replace("  ", " ")
+                sid = f" {st['Sid']}" if isinstance(st.get("Sid"), str) else ""
+                yield f"bucket policy statement{sid} allows Principal * without a condition"
 
 
 @stack_rule(
@@ -202,10 +206,13 @@ def s3_versioning_enabled(resources: Sequence[Resource], cfg: Mapping[str, Any])
 def replication_destinations(resources: Sequence[Resource], buckets: Sequence[Resource]) -> set[str]:
     """URNs of buckets that are the destination of a replication configuration in this stack."""
     out: set[str] = set()
-    for rc in of_types(resources, S3_REPLICATION) + [b for b in buckets if b.props.get("replicationConfiguration")]:
+    inline = [b for b in buckets if b.props.get("replicationConfiguration") is not None]
+    for rc in of_types(resources, S3_REPLICATION) + inline:
         rules = rc.props.get("rules") if rc.type in S3_REPLICATION else get(rc.props, "replicationConfiguration.rules")
-        arns = [get(rule, "destination.bucket") for rule in as_list(rules)]
-        source = rc.props.get("bucket") if rc.type in S3_REPLICATION else rc.props.get("bucket")
+        # Raw values: the offline plan's `<computed:...:NAME:arn>` placeholder names the bucket.
+        arns = [(rule.get("destination") or {}).get("bucket") if isinstance(rule, Mapping) and
+                isinstance(rule.get("destination"), Mapping) else None for rule in as_list(rules)]
+        source = rc.props.get("bucket")  # the replicated bucket's name (inline: the bucket itself)
         for b in buckets:
             name = b.props.get("bucket")
             if b.urn == rc.urn or (known(name) and name == source):
@@ -233,7 +240,7 @@ def s3_replication_in_prod(resources: Sequence[Resource], cfg: Mapping[str, Any]
     replicas = replication_destinations(resources, buckets)
     configs = of_types(resources, S3_REPLICATION)
     for b in buckets:
-        if b.urn in replicas or b.props.get("replicationConfiguration"):
+        if b.urn in replicas or b.props.get("replicationConfiguration") is not None:
             continue
         found, unsure = attached(b, configs, "bucket", "bucket")
         if not found and not unsure:
@@ -406,7 +413,8 @@ def dr_replication_in_prod(resources: Sequence[Resource], cfg: Mapping[str, Any]
     if not is_prod_stack(resources, cfg):
         return
     s3 = _s3_buckets(resources)
-    if s3 and not of_types(resources, S3_REPLICATION) and not any(b.props.get("replicationConfiguration") for b in s3):
+    inline = any(b.props.get("replicationConfiguration") is not None for b in s3)
+    if s3 and not of_types(resources, S3_REPLICATION) and not inline:
         yield Violation(f"{len(s3)} S3 bucket(s) ({', '.join(b.name for b in s3)}) and no S3 replication", s3[0].urn)
     gcs = of_types(resources, (GCS_BUCKET,))
     if gcs and not of_types(resources, (GCS_TRANSFER,)):
