@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from components.triton.model_config import InstanceGroup, TritonModel, config_dict, to_pbtxt  # noqa: E402
+from components.triton.model_config import TritonModel, config_dict, to_pbtxt  # noqa: E402
 from tests.serving import load  # noqa: E402
 from tests.serving.harness import FIXTURE_MODELS, TritonServer, find_distribution  # noqa: E402
 from tests.serving.models import load_fixture_module, mlp_model, noop_model, render  # noqa: E402

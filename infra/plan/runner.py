@@ -14,7 +14,7 @@ import pulumi
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from .mocks import RecordedInvoke, RecordedResource, RecordingMocks, RecordingMonitor
 
@@ -55,6 +55,8 @@ def run_program(
     `config` maps full keys (`gpufleet:platform`) to values; objects are JSON-encoded the way
     the Pulumi CLI hands structured config to a program.
     """
+    # Code that ran asyncio.run() before us (a test client, say) leaves no current event loop.
+    _ensure_event_loop()
     mocks = RecordingMocks(stack_reference_outputs)
     monitor = RecordingMonitor(mocks)
     wire_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}

@@ -14,21 +14,11 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from components.triton.model_config import (
-    DynamicBatching,
-    InstanceGroup,
-    QueuePolicy,
-    Tensor,
-    TritonModel,
-    render_repository,
-)
+from components.triton.model_config import InstanceGroup, Tensor, TritonModel, render_repository
 
 from .harness import FIXTURE_MODELS
 
-__all__ = [
-    "DynamicBatching", "InstanceGroup", "QueuePolicy", "load_fixture_module", "mlp_model", "noop_model",
-    "render", "io_tensors",
-]
+__all__ = ["io_tensors", "load_fixture_module", "mlp_model", "noop_model", "render"]
 
 
 def io_tensors(in_dim: int, out_dim: int) -> dict[str, list[Tensor]]:
