@@ -20,11 +20,13 @@ plan: $(VENV)/.installed
 	$(PY) -m infra plan --stack $(STACK) --out $(OUT)
 
 # promtool (Debian's prometheus package) checks every alert rule; installed when missing.
+# libpython3.11 (Debian) is what the tritonserver python-backend stub links against.
 tools:
-	@command -v promtool >/dev/null 2>&1 || { \
-	  echo "installing promtool (Debian package prometheus)"; \
+	@if ! command -v promtool >/dev/null 2>&1 || ! dpkg -s libpython3.11 >/dev/null 2>&1; then \
+	  echo "installing promtool and libpython3.11 (Debian packages prometheus, libpython3.11)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends prometheus libpython3.11 >/dev/null; fi
 
 # The real-tritonserver tests fail (not skip) when the server cannot be found.
 test: $(VENV)/.installed tools
@@ -34,8 +36,10 @@ test: $(VENV)/.installed tools
 golden: $(VENV)/.installed
 	$(PY) -m tests.golden.regenerate
 
+# Benchmarks print figures side by side; they never assert timings.
 bench: $(VENV)/.installed
-	$(PY) bench/plan_overhead.py
+	$(PY) bench/plan_overhead.py --stack prod
+	$(PY) bench/triton_bench.py
 
 schema: $(VENV)/.installed
 	@$(PY) -m infra schema

@@ -43,7 +43,7 @@ from tests.serving.harness import FIXTURE_MODELS, TritonServer, find_distributio
 from tests.serving.models import load_fixture_module, mlp_model, noop_model, render  # noqa: E402
 
 # CPU: 76 MB of fp32 weights, more than this class of machine's L3 (32 MB on the 2-core EPYC dev
-# box), so one row at a time is memory-bound (~1.5-2 ms) and a batch of 64 costs ~10x less per
+# box), so one row at a time is memory-bound (~1.4-2 ms) and a batch of 64 costs 5-7x less per
 # row: batching matters. (256 -> 1024 x 2 -> 256, 6 MB, stays in L3: one row costs ~60 us, about
 # the serving path's own per-request cost, and batching barely matters; try --hidden 1024.)
 CPU_SIZES = {"in_dim": 256, "hidden": 4096, "layers": 2, "out_dim": 256}
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--torch", action="store_true", help="PyTorch fp16 MLP (python backend); needed for --kind gpu")
     ap.add_argument("--concurrency", type=int, default=48)
     ap.add_argument("--duration", type=float, default=4.0, help="seconds per measurement")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds; each reports the median")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds (interleaved); the table shows medians")
     ap.add_argument("--max-batch-size", type=int, default=MAX_BATCH,
                     help=f"the model's max_batch_size, the same for all three configs (default {MAX_BATCH}; "
                          "0 = TritonModel's default)")
@@ -194,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         threads (every core): the most this machine computes, whatever the server is given."""
         cmd = [sys.executable, __file__, "--kind", args.kind, "--ceiling-only", str(batch),
                "--hidden", str(sizes["hidden"]), "--layers", str(sizes["layers"])] + (["--torch"] if args.torch else [])
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        return float(out.split()[-1])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode:
+            raise SystemExit(f"in-process ceiling failed:\n{proc.stderr[-2000:]}")
+        return float(proc.stdout.split()[-1])
 
     ceiling = in_process(args.ceiling_batch)
     at_mbs = in_process(ours.max_batch_size)
