@@ -111,24 +111,7 @@ def cloud_of(run: ProgramRun) -> str:
     return {"azure-native": "azure"}.get(provider.type.split(":")[2], provider.type.split(":")[2])
 
 
-def strict(schema: Any) -> Any:
-    """The CRD schema as the API server applies it with strict field validation: an object with
-    listed properties accepts no others (structural schemas prune/reject unknown fields)."""
-    schema = copy.deepcopy(schema)
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node \
-                    and not node.get("x-kubernetes-preserve-unknown-fields"):
-                node["additionalProperties"] = False
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
-    return schema
+from tests.support import strict_schema as strict  # noqa: E402  (the API server's strict field validation)
 
 
 def prometheus_rule_schema() -> dict[str, Any]:
