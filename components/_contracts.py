@@ -7,7 +7,7 @@ are written once for all three clouds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import pulumi
@@ -60,8 +60,8 @@ class KubernetesTarget:
     region: str
     environment: str
     identity: WorkloadIdentity
-    # Filled by GPU pool components: the labels/taints workloads must select/tolerate.
-    gpu_node_labels: dict[str, str] = field(default_factory=dict)
+    # The GPU pools' taints, for node agents that must run on every GPU node (dcgm-exporter);
+    # the platform fills it once the region's pools exist.
     gpu_node_taints: tuple[NodeTaint, ...] = ()
 
 

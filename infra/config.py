@@ -174,29 +174,29 @@ def _join(loc: tuple) -> str:
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     """Follow a pydantic error location through the model tree to the model that owns it."""
     current: Any = model
+    map_key = False  # the next part is a key of a dict-valued field (monitoring.alerts.<name>)
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or map_key:
+            map_key = False
             continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
-        field = next(
-            (f for n, f in current.model_fields.items() if n == part or f.alias == part),
-            None,
-        )
+        field = next((f for n, f in current.model_fields.items() if n == part or f.alias == part), None)
         if field is None:
             return None
+        map_key = dict in (get_origin(field.annotation), *map(get_origin, get_args(field.annotation)))
         current = _unwrap(field.annotation)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
 def _unwrap(annotation: Any) -> Any:
-    for arg in (get_args(annotation) or (annotation,)) if get_origin(annotation) is not None else (annotation,):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-        inner = get_args(arg)
-        for sub in inner:
-            if isinstance(sub, type) and issubclass(sub, BaseModel):
-                return sub
+    """The model inside an annotation (`X | None`, `list[X]`, `dict[str, X]`), else the annotation."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _unwrap(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
     return annotation
 
 
@@ -235,7 +235,8 @@ def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> l
             problems.append(Problem(path=f"{base}.subscription_id", value=r.subscription_id, allowed="only on azure regions"))
         for rel, value, allowed in cluster_issues(r.cluster, r.cloud, r.region, cfg_env or "dev"):
             problems.append(Problem(path=f"{base}.cluster.{rel}", value=value, allowed=allowed))
-        problems += _pool_problems(cfg_env or "dev", i, r)
+        pool_found, plans = _pool_problems(cfg_env or "dev", i, r)
+        problems += pool_found
         problems += [Problem(path=f"{base}.storage.{rel}", value=v, allowed=a)
                      for rel, v, a in storage_issues(r.storage, r.cloud, cfg_env or "dev")]
         if r.endpoint is not None:
@@ -251,9 +252,6 @@ def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> l
         if r.serving is not None:
             from components.storage.args import ServiceAccountRef
 
-            from .pools import plan_pool
-
-            plans = {p.name: plan_pool(r.cloud, r.region, cfg_env or "dev", p, cluster_zones(r))[0] for p in r.gpu_pools}
             problems += [Problem(path=f"{base}.serving.{rel}", value=v, allowed=a)
                          for rel, v, a in serving_issues(r.serving, cfg_env or "dev", plans,
                                                          store_reader=ServiceAccountRef())]
@@ -267,10 +265,12 @@ def cluster_zones(r: RegionConfig) -> list[str]:
     return list(r.cluster.adopt.zones) if r.cluster.adopt else []
 
 
-def _pool_problems(env: str, i: int, r: RegionConfig) -> list[Problem]:
+def _pool_problems(env: str, i: int, r: RegionConfig) -> tuple[list[Problem], dict[str, Any]]:
+    """The region's pool problems, and each pool's plan by name (None where it has problems)."""
     from .pools import plan_pool
 
     problems: list[Problem] = []
+    plans: dict[str, Any] = {}
     base = f"{ROOT}.regions[{i}]"
     seen: dict[str, int] = {}
     for j, pool in enumerate(r.gpu_pools):
@@ -278,10 +278,11 @@ def _pool_problems(env: str, i: int, r: RegionConfig) -> list[Problem]:
         if pool.name in seen:
             problems.append(Problem(path=f"{where}.name", value=pool.name, allowed=f"a name not used by gpu_pools[{seen[pool.name]}]"))
         seen.setdefault(pool.name, j)
-        _, found = plan_pool(r.cloud, r.region, env, pool, cluster_zones(r))
+        plan, found = plan_pool(r.cloud, r.region, env, pool, cluster_zones(r))
+        plans.setdefault(pool.name, plan)
         problems += [Problem(path=f"{where}.{rel}", value=value, allowed=allowed) for rel, value, allowed in found]
         problems += _attach_problems(i, r, pool, where)
-    return problems
+    return problems, plans
 
 
 def _partial_pool_problems(env: str, i: int, item: Any) -> list[Problem]:

@@ -24,6 +24,11 @@ SERVING_NAMESPACE = "gpufleet-serving"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def platform_tags(cfg: PlatformConfig) -> dict[str, str]:
+    """The cost tags every taggable resource of this stack carries."""
+    return cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+
+
 def cluster_name(cfg: PlatformConfig, region: RegionConfig) -> str:
     return f"gpufleet-{cfg.environment}-{region.name}"
 
@@ -51,13 +56,13 @@ def name_seed() -> str:
 
 
 def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None) -> RegionBuild:
-    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    tags = platform_tags(cfg)
     provider = cloud_provider(
         f"{region.name}-{region.cloud}",
         cloud=region.cloud,
         region=region.region,
         tags=tags,
-        project_id=region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None),
+        project_id=_project(region),
         subscription_id=region.subscription_id,
     )
     cluster = KubernetesCluster(
@@ -69,7 +74,7 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
             spec=region.cluster,
             tags=tags,
             cluster_name=cluster_name(cfg, region),
-            project_id=region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None),
+            project_id=_project(region),
             log_retention_days=log_retention_days(cfg.monitoring, cfg.environment),
         ),
         opts=pulumi.ResourceOptions(providers=[provider]),
@@ -99,6 +104,7 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
 
 
 def _project(region: RegionConfig) -> str | None:
+    """The region's GCP project (an adopted cluster may name its own)."""
     return region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None)
 
 
@@ -175,7 +181,7 @@ def _endpoint(cfg: PlatformConfig, build: RegionBuild) -> None:
         return
     from components.load_balancer import InferenceEndpoint, InferenceEndpointArgs
 
-    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    tags = platform_tags(cfg)
     build.endpoint = InferenceEndpoint(
         f"{region.name}-endpoint",
         InferenceEndpointArgs(spec=region.endpoint, target=build.cluster.target, service=build.service,
@@ -195,7 +201,7 @@ def _failover(cfg: PlatformConfig, builds: dict[str, RegionBuild]) -> None:
 
     pi, si = resolve_pair(cfg.failover, cfg.regions)
     p, s = builds[cfg.regions[pi].name], builds[cfg.regions[si].name]
-    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    tags = platform_tags(cfg)
     DnsFailover(
         "failover",
         DnsFailoverArgs(
@@ -218,7 +224,7 @@ def _budgets(cfg: PlatformConfig, builds: dict[str, RegionBuild]) -> None:
         return
     from components.monitoring.cloud import StackBudget, StackBudgetArgs
 
-    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    tags = platform_tags(cfg)
     for cloud in cfg.clouds:
         candidates = [b for b in builds.values() if b.region.cloud == cloud]
         home = next((b for b in candidates if b.region.role == "primary"), candidates[0])
@@ -259,7 +265,7 @@ def _model_store(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesC
         ModelStoreArgs(
             cloud=region.cloud, region=region.region, environment=cfg.environment, region_name=region.name,
             config=region.storage, tags=tags, name_seed=name_seed(),
-            project_id=region.project_id or (region.cluster.adopt.project_id if region.cluster.adopt else None),
+            project_id=_project(region),
             **overrides,
         ),
         opts=pulumi.ResourceOptions(providers=[provider]),
@@ -271,7 +277,7 @@ def _replication(cfg: PlatformConfig, builds: dict[str, RegionBuild], dr_plan) -
     from components.dr import ModelStoreReplication, ModelStoreReplicationArgs
 
     src, dst = builds[dr_plan.source.name], builds[dr_plan.target.name]
-    tags = cost_tags(cfg.environment, cfg.tags.owner, cfg.tags.cost_center, cfg.tags.extra)
+    tags = platform_tags(cfg)
     rep = ModelStoreReplication(
         f"{dr_plan.source.name}-dr",
         ModelStoreReplicationArgs(

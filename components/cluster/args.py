@@ -319,14 +319,10 @@ def cluster_issues(spec: ClusterSpec, cloud: Cloud, region: str, environment: st
         if environment == "prod" and any(ipaddress.ip_network(x).prefixlen == 0 for x in c.public_access_cidrs):
             issues.append(("create.public_access_cidrs", c.public_access_cidrs, "no 0.0.0.0/0 in prod"))
         for i, z in enumerate(c.zones):
-            if not z.startswith(region):
-                issues.append((f"create.zones[{i}]", z, f"a zone of region {region} (e.g. {region}-a / {region}a / 1)"
-                               if cloud != "azure" else "an Azure zone number 1, 2 or 3"))
-        if cloud == "azure":
-            issues = [x for x in issues if not x[0].startswith("create.zones")]
-            for i, z in enumerate(c.zones):
-                if z not in ("1", "2", "3"):
-                    issues.append((f"create.zones[{i}]", z, "an Azure zone number: '1', '2' or '3'"))
+            if cloud == "azure" and z not in ("1", "2", "3"):
+                issues.append((f"create.zones[{i}]", z, "an Azure zone number: '1', '2' or '3'"))
+            elif cloud != "azure" and not z.startswith(region):
+                issues.append((f"create.zones[{i}]", z, f"a zone of region {region} (e.g. {region}-a / {region}a)"))
         if cloud == "aws" and c.network.new is not None and len(c.zones) < 2:
             issues.append(("create.zones", c.zones, "at least two zones of the region (EKS needs subnets in two AZs)"))
         ex = c.network.existing

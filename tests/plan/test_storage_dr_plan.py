@@ -41,8 +41,9 @@ def test_dr_without_a_standby_region():
 def test_standby_in_the_same_region_as_the_primary():
     raw = copy.deepcopy(TWO_AWS)
     raw["regions"][1]["region"] = "us-east-1"
+    raw["regions"][1]["cluster"]["create"]["zones"] = ["us-east-1a", "us-east-1b"]
     found = problems(raw)
-    assert any(p.startswith("platform.dr") or p == "platform.regions[1].region" for p in found), found
+    assert "does not survive a regional outage" in found["platform.dr.target"], found
 
 
 def test_replication_from_an_unversioned_store():

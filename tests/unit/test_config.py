@@ -278,3 +278,10 @@ def test_arbitrary_documents_raise_only_config_error(raw):
         validate_platform(raw)
     except ConfigError as exc:
         assert exc.problems
+
+
+def test_unknown_key_inside_a_map_entry_lists_the_entry_model_keys():
+    raw = copy.deepcopy(BASE)
+    raw["monitoring"] = {"alerts": {"GpuUnderutilized": {"enabeld": False}}}
+    found = problems(raw)
+    assert found["platform.monitoring.alerts.GpuUnderutilized.enabeld"].endswith("known keys: enabled, for_minutes, severity")
