@@ -21,12 +21,14 @@ plan: $(VENV)/.installed
 
 # promtool (Debian's prometheus package) checks every alert rule; installed when missing.
 # libpython3.11 (Debian) is what the tritonserver python-backend stub links against.
+# graphviz lays out report.html's topology diagram; chromium (headless) runs the report's browser test.
 tools:
-	@if ! command -v promtool >/dev/null 2>&1 || ! dpkg -s libpython3.11 >/dev/null 2>&1; then \
-	  echo "installing promtool and libpython3.11 (Debian packages prometheus, libpython3.11)"; \
+	@if ! command -v promtool >/dev/null 2>&1 || ! dpkg -s libpython3.11 >/dev/null 2>&1 \
+	    || ! command -v dot >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing promtool, libpython3.11, graphviz, chromium (Debian packages)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	    --no-install-recommends prometheus libpython3.11 >/dev/null; fi
+	    --no-install-recommends prometheus libpython3.11 graphviz chromium fonts-dejavu-core >/dev/null; fi
 
 # The real-tritonserver tests fail (not skip) when the server cannot be found.
 test: $(VENV)/.installed tools

@@ -1,11 +1,14 @@
 """`python -m infra ...`: the offline tools.
 
   plan   --stack ENV | --config FILE | --program MODULE:FUNCTION [--stack NAME]
-         [--policy-config FILE] [--out DIR] [--quiet]
+         [--policy-config FILE] [--out DIR] [--compare OLD_PLAN.json] [--quiet]
          Run the real program (or any Pulumi program function) under recording mocks (no CLI, no
          credentials, no network), print the inventory and the policy pack's findings grouped by
-         severity; --out writes plan.json (findings under `findings`) and Kubernetes manifests.
-         --policy-config takes the JSON of `pulumi preview --policy-pack-config`.
+         severity; --out writes plan.json (findings under `findings`), Kubernetes manifests and
+         report.html (topology, cost, alerts, findings; self-contained). --compare prints what
+         changes against an earlier plan.json (and writes diff.json, diff.md with --out).
+         --policy-config takes the JSON of `pulumi preview --policy-pack-config`. A progress line
+         shows on a terminal (stderr) unless --quiet.
   policy list [--policy-config FILE] [--json]
          Every policy of the pack with its enforcement level, severity and mapped scanner IDs.
   schema Print the JSON Schema of `gpufleet:platform`.
@@ -50,7 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--policy-config", type=Path, metavar="FILE",
                       help="policy pack config, the JSON `pulumi preview --policy-pack-config` takes")
     plan.add_argument("--out", type=Path, help="write plan.json and k8s/*.yaml here")
-    plan.add_argument("--quiet", action="store_true", help="print only the summary and findings lines")
+    plan.add_argument("--compare", type=Path, metavar="OLD_PLAN.json",
+                      help="show what changes against an earlier plan.json: resources added, removed, replaced, "
+                           "changed inputs (secrets masked), cost delta, new and fixed findings")
+    plan.add_argument("--quiet", action="store_true",
+                      help="print only the summary and findings lines (and the compare summary); no progress line")
     pol = sub.add_parser("policy", help="the policy pack (infra/policy)")
     pol_sub = pol.add_subparsers(dest="policy_command", required=True)
     lst = pol_sub.add_parser("list", help="every policy with its level, severity and mapped IDs")
@@ -108,19 +115,54 @@ def _load_program(spec: str) -> Callable[[], Any]:
     return func
 
 
+def _load_old_plan(args: argparse.Namespace) -> tuple[Any, int]:
+    """(old plan.json or None, exit code) for --compare, read before the slow part starts."""
+    if args.compare is None:
+        return None, EXIT_OK
+    from .plan.diff import PlanFileError, load_plan
+
+    try:
+        return load_plan(args.compare), EXIT_OK
+    except PlanFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return None, EXIT_CONFIG
+
+
 def _finish(text: str, document: dict[str, Any], run: Any, args: argparse.Namespace) -> int:
     from .plan.findings import mandatory_count
     from .plan.report import write_outputs
 
+    progress = args.progress
+    diff = None
+    if args.old_plan is not None:
+        from .plan.diff import compare_plans, render_text, summary_line
+
+        with progress.step(f"comparing with {args.compare}"):
+            diff = compare_plans(args.old_plan, document, old_label=str(args.compare))
+    report = warnings = None
+    if args.out:
+        from .plan.html_report import write_report
+
+        with progress.step("writing plan.json and manifests"):
+            written = args.plan.write(args.out) if getattr(args, "plan", None) else write_outputs(run, args.out, document)
+        with progress.step("rendering report.html (graphviz)"):
+            report, warnings = write_report(args.out, document, diff)
+    progress.close()
     if args.quiet:
         lines = text.splitlines()
         print(lines[1])
         print(next((line for line in lines if line.startswith("policy findings")), ""))
+        if diff is not None:
+            print(summary_line(diff))
     else:
         print(text, end="")
+        if diff is not None:
+            print("\n" + render_text(diff), end="")
     if args.out:
-        written = args.plan.write(args.out) if getattr(args, "plan", None) else write_outputs(run, args.out, document)
         print(f"wrote {written[0]} and {len(written) - 1} Kubernetes manifest(s) under {args.out / 'k8s'}")
+        print(f"wrote {report}" + (f" and {args.out / 'diff.md'}" if diff is not None else ""))
+        for warning in warnings or []:
+            print(f"warning: {warning}", file=sys.stderr)
     mandatory = mandatory_count(document)
     if mandatory:
         print(f"{mandatory} mandatory policy violation(s): exit {EXIT_POLICY}", file=sys.stderr)
@@ -144,6 +186,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings, code = _policy_settings(args.policy_config)
     if code:
         return code
+    args.old_plan, code = _load_old_plan(args)
+    if code:
+        return code
     path = args.config if args.config else stack_file(args.stack)
     stack = args.stack or _stack_name_from(path)
     try:
@@ -153,7 +198,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     with policy_config(settings, args.policy_config):
-        plan = make_plan(raw, stack=stack)
+        plan = make_plan(raw, stack=stack, progress=args.progress)
     args.plan = plan
     return _finish(plan.text, plan.document, plan.run, args)
 
@@ -166,6 +211,9 @@ def cmd_plan_program(args: argparse.Namespace) -> int:
     settings, code = _policy_settings(args.policy_config)
     if code:
         return code
+    args.old_plan, code = _load_old_plan(args)
+    if code:
+        return code
     try:
         program = _load_program(args.program)
     except ValueError as exc:
@@ -173,12 +221,15 @@ def cmd_plan_program(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     stack = args.stack or "dev"
     try:
-        run = run_program(program, stack=stack)
+        with args.progress.step(f"running {args.program} under mocks"):
+            run = run_program(program, stack=stack)
     except Exception:  # noqa: BLE001 - report the program's own failure, like `pulumi preview` would
+        args.progress.close()
         print(f"program {args.program} failed:", file=sys.stderr)
         traceback.print_exc()
         return EXIT_PROGRAM
-    section = findings_for(run, settings, str(args.policy_config) if args.policy_config else None)
+    with args.progress.step("running the policy pack"):
+        section = findings_for(run, settings, str(args.policy_config) if args.policy_config else None)
     document = plan_document(run, config=None, sections={"findings": section})
     document["program"] = args.program
     text = render_text(run, title=f"gpufleet plan: program {args.program} (stack {stack})")
@@ -235,7 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_schema()
     if args.command == "policy":
         return cmd_policy_list(args)
-    return cmd_plan(args)
+    from .plan.progress import Progress
+
+    args.progress = Progress.for_stream(sys.stderr, quiet=args.quiet)
+    try:
+        return cmd_plan(args)
+    finally:
+        args.progress.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

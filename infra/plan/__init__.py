@@ -107,17 +107,29 @@ class Plan:
         return write_outputs(self.run, Path(out_dir), self.document)
 
 
-def make_plan(raw_config: Any, *, stack: str, models_dir: str | Path | None = None) -> Plan:
+# Section builders slow enough to get their own step on the progress line.
+SLOW_SECTIONS = {"findings": "running the policy pack"}
+
+
+def make_plan(raw_config: Any, *, stack: str, models_dir: str | Path | None = None, progress: Any = None) -> Plan:
+    """`progress`: an `infra.plan.progress.Progress` to report the slow steps on (default: silent)."""
     from infra.config import CONFIG_KEY, validate_platform
     from infra.program import main as program
 
+    from .progress import NO_PROGRESS
+
+    progress = progress or NO_PROGRESS
     cfg = validate_platform(raw_config)
     config: dict[str, Any] = {CONFIG_KEY: raw_config}
     if models_dir is not None:
         # The program renders model repositories here before publishing them.
         config["gpufleet:modelsDir"] = str(models_dir)
-    run = run_program(program, stack=stack, config=config)
-    sections = {name: build(run, cfg) for name, build in SECTION_BUILDERS.items()}
+    with progress.step("running the program under mocks"):
+        run = run_program(program, stack=stack, config=config)
+    sections = {}
+    for name, build in SECTION_BUILDERS.items():
+        with progress.step(SLOW_SECTIONS.get(name, f"plan section {name}")):
+            sections[name] = build(run, cfg)
     document = plan_document(run, config=raw_config, sections=sections)
     title = f"gpufleet plan: stack {stack} ({cfg.environment}; clouds: {', '.join(cfg.clouds)})"
     text = render_text(run, title=title)

@@ -98,6 +98,15 @@ REPLACE_ON_CHANGE: dict[str, ReplaceRule] = {
         TF_AWS.format(commit="012e0a32f0686212f447447fd3d81c3d0ce256ad") + "eks/node_group.go",
         "clusterName", "nodeGroupName", "nodeGroupNamePrefix", "nodeRoleArn", "subnetIds", "amiType", "capacityType",
         "diskSize", "instanceTypes", "launchTemplate.id", "launchTemplate.name", "remoteAccess"),
+    "aws:ec2/vpc:Vpc": _r(TF_AWS.format(commit="00081ce41cc691433ac19bf42227cdabffd0454d") + "ec2/vpc_.go",
+                         "cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength"),
+    "aws:ec2/subnet:Subnet": _r(
+        TF_AWS.format(commit="00cda125a19d31754cb0d073cf551264c57955cb") + "ec2/vpc_subnet.go",
+        "vpcId", "availabilityZone", "availabilityZoneId", "cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength",
+        "ipv6IpamPoolId", "ipv6Native", "ipv6NetmaskLength", "outpostArn"),
+    "aws:kms/key:Key": _r(
+        TF_AWS.format(commit="00a35305dc1b297a6fcdecdfbba33f1e63c3da39") + "kms/key.go",
+        "customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"),
     "aws:s3/bucket:Bucket": _r(TF_AWS.format(commit="main") + "s3/bucket.go", "bucket", "bucketPrefix", "objectLockEnabled"),
     # --- Azure (azure-native: forceNewMap, location, and every URL path parameter) ---
     "azure-native:resources:ResourceGroup": _r(AZ_NATIVE, "resourceGroupName", "location"),
