@@ -298,7 +298,8 @@ def pool_plans(cfg: PlatformConfig, region: RegionConfig) -> list:
     """The region's decided pools (config validation already guaranteed they resolve)."""
     plans = []
     for pool in region.gpu_pools:
-        plan, problems = plan_pool(region.cloud, region.region, cfg.environment, pool, cluster_zones(region))
+        plan, problems = plan_pool(region.cloud, region.region, cfg.environment, pool, cluster_zones(region),
+                                   zone_ids=region.aws_zone_ids)
         assert plan is not None, problems
         plans.append(plan)
     return plans
@@ -312,7 +313,7 @@ def _gpu_pools(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesClu
     opts = pulumi.ResourceOptions(providers=[provider, cluster.target.provider])
     pools: list = []
     for plan in pool_plans(cfg, region):
-        after = [r for p in pools for r in p.build.native_pools.values()]
+        after = [*cluster.build.node_pools, *(r for p in pools for r in p.build.native_pools.values())]
         pools.append(GpuNodePool(f"{region.name}-{plan.name}",
                                  GpuNodePoolArgs(plan=plan, tags=tags, cluster=cluster.build, after=after), opts=opts))
     GpuClusterAddons(

@@ -27,3 +27,6 @@ class ClusterBuild:
     node_service_account: pulumi.Output[str] | None = None  # GKE node service account email
     zones: tuple[str, ...] = ()  # zones of subnet_ids, in the same order (AWS created networks)
     cluster_resource: pulumi.Resource | None = None  # for depends_on ordering
+    # Non-GPU pools created beside the cluster (AKS: the general agent pool), which GPU pools are
+    # created after: AKS runs one agent-pool operation per cluster at a time.
+    node_pools: tuple[pulumi.Resource, ...] = ()

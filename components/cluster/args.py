@@ -7,6 +7,7 @@ Pure: no Pulumi or cloud SDK import. Cross-field rules that need the region's cl
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -24,6 +25,23 @@ DEFAULT_SYSTEM_INSTANCE_TYPE: dict[str, str] = {
     "gcp": "e2-standard-4",
     "azure": "Standard_D4s_v5",
 }
+
+# The general pool hosts the platform add-ons (kube-prometheus-stack, prometheus-adapter, Envoy
+# Gateway and its proxies, the AWS load balancer controller and cluster autoscaler): 4 vCPU /
+# 16 GiB nodes, on demand, untainted.
+DEFAULT_GENERAL_INSTANCE_TYPE: dict[str, str] = {
+    "aws": "m6i.xlarge",
+    "gcp": "e2-standard-4",
+    "azure": "Standard_D4s_v5",
+}
+# (min, max) nodes of the general pool per environment, counted over the whole pool (all zones):
+# one node in dev, two in staging so a node loss keeps add-ons up, one per zone of three in prod.
+DEFAULT_GENERAL_NODES: dict[str, tuple[int, int]] = {"dev": (1, 3), "staging": (2, 4), "prod": (3, 6)}
+# GKE spreads a regional pool over three of the region's zones unless node_locations says otherwise.
+GKE_DEFAULT_ZONE_COUNT = 3
+GENERAL_POOL_LABELS = {"gpufleet.io/pool": "general"}
+# AKS system pools take only pods tolerating this (CoreDNS, metrics-server, konnectivity ...).
+AKS_SYSTEM_POOL_TAINT = "CriticalAddonsOnly=true:NoSchedule"
 
 
 def _cidr(value: str) -> str:
@@ -105,6 +123,34 @@ class SystemPool(Args):
     @model_validator(mode="after")
     def _bounds(self) -> "SystemPool":
         if self.max_nodes < self.min_nodes:
+            raise ValueError(f"max_nodes ({self.max_nodes}) must be >= min_nodes ({self.min_nodes})")
+        return self
+
+
+class GeneralPool(Args):
+    """Untainted on-demand pool for the platform add-ons; never GPU. Created on every cloud, next
+    to the system pool (which AKS taints CriticalAddonsOnly, so nothing else could run there)."""
+
+    instance_type: str | None = Field(
+        None,
+        description="Instance/machine/VM size. Default: m6i.xlarge (AWS), e2-standard-4 (GCP), "
+        "Standard_D4s_v5 (Azure): 4 vCPU, 16 GiB.",
+    )
+    min_nodes: int | None = Field(
+        None, ge=1, le=50,
+        description="Minimum nodes of the whole pool (all zones, on GKE too). Default per environment: "
+        "dev 1, staging 2, prod 3.",
+    )
+    max_nodes: int | None = Field(
+        None, ge=1, le=100,
+        description="Maximum nodes of the whole pool. Default per environment: dev 3, staging 4, prod 6 "
+        "(and never below min_nodes).",
+    )
+    disk_size_gib: int = Field(100, ge=30, le=2000, description="OS disk per node; default 100 GiB.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "GeneralPool":
+        if self.min_nodes is not None and self.max_nodes is not None and self.max_nodes < self.min_nodes:
             raise ValueError(f"max_nodes ({self.max_nodes}) must be >= min_nodes ({self.min_nodes})")
         return self
 
@@ -219,6 +265,11 @@ class ClusterCreate(Args):
         True, description="Envelope-encrypt Kubernetes secrets with a customer-managed key. Default on."
     )
     system_pool: SystemPool = Field(default_factory=SystemPool, description="Add-on node pool; default 2-4 small on-demand nodes.")
+    general_pool: GeneralPool = Field(
+        default_factory=GeneralPool,
+        description="Untainted on-demand pool for the platform add-ons (monitoring, gateway, controllers); "
+        "default 4 vCPU / 16 GiB nodes, dev 1-3, staging 2-4, prod 3-6.",
+    )
     aws: AwsClusterOptions | None = Field(None, description="EKS-only settings; only allowed when cloud is aws.")
     gcp: GcpClusterOptions | None = Field(None, description="GKE-only settings; only allowed when cloud is gcp.")
     azure: AzureClusterOptions | None = Field(None, description="AKS-only settings; only allowed when cloud is azure.")
@@ -282,6 +333,65 @@ class ClusterSpec(Args):
         if (self.create is None) == (self.adopt is None):
             raise ValueError("set exactly one of create or adopt")
         return self
+
+
+@dataclass(frozen=True)
+class NodePoolSize:
+    """A non-GPU pool as it is deployed: what the cost estimate and the compilation both read."""
+
+    role: Literal["system", "general"]
+    instance_type: str
+    min_nodes: int  # whole pool, all zones
+    max_nodes: int  # whole pool, all zones
+    zone_count: int | None  # zones the nodes spread over; None: one zoneless (regional) group on AKS
+    disk_size_gib: int
+    taints: tuple[str, ...]  # "key=value:Effect"
+    labels: tuple[tuple[str, str], ...]
+
+
+def _zone_count(create: ClusterCreate, cloud: str) -> int | None:
+    if create.zones:
+        return len(create.zones)
+    if cloud == "gcp":
+        return GKE_DEFAULT_ZONE_COUNT
+    if cloud == "aws" and create.network.existing is not None:
+        return len(create.network.existing.subnet_ids)  # at most one zone per subnet
+    return None
+
+
+def system_pool_size(create: ClusterCreate, cloud: str) -> NodePoolSize:
+    """The system pool; GKE counts it per zone (`min_node_count`), so its totals multiply."""
+    pool = create.system_pool
+    zones = _zone_count(create, cloud)
+    per_zone = zones if cloud == "gcp" and zones else 1
+    return NodePoolSize(
+        role="system",
+        instance_type=pool.instance_type or DEFAULT_SYSTEM_INSTANCE_TYPE[cloud],
+        min_nodes=pool.min_nodes * per_zone,
+        max_nodes=pool.max_nodes * per_zone,
+        zone_count=zones,
+        disk_size_gib=pool.disk_size_gib,
+        taints=(AKS_SYSTEM_POOL_TAINT,) if cloud == "azure" else (),
+        labels=(("gpufleet.io/pool", "system"),),
+    )
+
+
+def general_pool_size(create: ClusterCreate, cloud: str, environment: str) -> NodePoolSize:
+    """The general pool with the environment's defaults applied (totals over all zones)."""
+    pool = create.general_pool
+    lo, hi = DEFAULT_GENERAL_NODES[environment]
+    low = pool.min_nodes if pool.min_nodes is not None else lo
+    high = pool.max_nodes if pool.max_nodes is not None else max(hi, low)
+    return NodePoolSize(
+        role="general",
+        instance_type=pool.instance_type or DEFAULT_GENERAL_INSTANCE_TYPE[cloud],
+        min_nodes=low,
+        max_nodes=high,
+        zone_count=_zone_count(create, cloud),
+        disk_size_gib=pool.disk_size_gib,
+        taints=(),
+        labels=tuple(sorted(GENERAL_POOL_LABELS.items())),
+    )
 
 
 # CloudWatch Logs accepts only these retention periods; Log Analytics 30..730 days.

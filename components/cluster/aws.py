@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from .._contracts import WorkloadIdentity
 from ._build import ClusterBuild
 from ._kubeconfig import eks_kubeconfig
-from .args import DEFAULT_SYSTEM_INSTANCE_TYPE, AwsClusterOptions, KubernetesClusterArgs
+from .args import AwsClusterOptions, KubernetesClusterArgs, NodePoolSize, general_pool_size, system_pool_size
 
 # All five control-plane log types; audit and authenticator are the ones incident response needs.
 LOG_TYPES: list[str] = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -350,61 +350,12 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
             opts=opts,
         )
 
-    pool = c.system_pool
-    instance_type = pool.instance_type or DEFAULT_SYSTEM_INSTANCE_TYPE["aws"]
-    node_tags = {**tags, "Name": f"{args.cluster_name}-system"}
-    lt = aws.ec2.LaunchTemplate(
-        f"{name}-system-lt",
-        aws.ec2.LaunchTemplateArgs(
-            description=f"System node group of {args.cluster_name}",
-            # IMDSv2 only, hop limit 1: pods sit one network hop behind the node, so they cannot
-            # reach IMDS and borrow the node role; they get AWS credentials through IRSA instead.
-            # hostNetwork add-ons (VPC CNI, kube-proxy) still reach it.
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
-            ),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",  # root device of the AL2023 EKS AMIs
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=pool.disk_size_gib, volume_type="gp3", encrypted="true", delete_on_termination="true"
-                    ),
-                )
-            ],
-            # Provider default tags do not reach instances EKS launches; tag them here for cost reports.
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=rt, tags=node_tags)
-                for rt in ("instance", "network-interface", "volume")
-            ],
-            tags=tags,
-        ),
-        opts=opts,
-    )
-    aws.eks.NodeGroup(
-        f"{name}-system",
-        aws.eks.NodeGroupArgs(
-            cluster_name=cluster.name,
-            node_role_arn=node_role.arn,
-            subnet_ids=net.private_subnet_ids,
-            capacity_type="ON_DEMAND",
-            instance_types=[instance_type],
-            ami_type=ami_type(instance_type),
-            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=pool.min_nodes, max_size=pool.max_nodes, desired_size=pool.min_nodes
-            ),
-            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=lt.id, version=lt.latest_version.apply(str)),
-            labels={"gpufleet.io/pool": "system"},
-            tags=tags,
-        ),
-        opts=pulumi.ResourceOptions(
-            parent=parent,
-            # Nodes need their policies to join, and to drain cleanly on delete.
-            depends_on=node_deps,
-            # The cluster autoscaler owns the live size; re-applying min would scale it back down.
-            ignore_changes=["scalingConfig.desiredSize"],
-        ),
-    )
+    system = system_pool_size(c, "aws")
+    general = general_pool_size(c, "aws", args.environment)
+    pools = [
+        _node_group(parent, name, args, cluster, node_role, net, node_deps, size, f"{label} node group of {args.cluster_name}")
+        for size, label in ((system, "System"), (general, "General-purpose"))
+    ]
 
     region = args.region
     kubeconfig = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
@@ -421,6 +372,77 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         node_role_arn=node_role.arn,
         zones=tuple(c.zones) if c.network.new is not None else (),
         cluster_resource=cluster,
+        node_pools=tuple(pools),
+    )
+
+
+def _node_group(
+    parent: pulumi.Resource,
+    name: str,
+    args: KubernetesClusterArgs,
+    cluster: aws.eks.Cluster,
+    node_role: aws.iam.Role,
+    net: _Network,
+    node_deps: list[pulumi.Resource],
+    size: NodePoolSize,
+    description: str,
+) -> aws.eks.NodeGroup:
+    """An on-demand managed node group (system or general) with a hardened launch template."""
+    role = size.role
+    opts = pulumi.ResourceOptions(parent=parent)
+    tags = dict(args.tags)
+    node_tags = {**tags, "Name": f"{args.cluster_name}-{role}"}
+    lt = aws.ec2.LaunchTemplate(
+        f"{name}-{role}-lt",
+        aws.ec2.LaunchTemplateArgs(
+            description=description,
+            # IMDSv2 only, hop limit 1: pods sit one network hop behind the node, so they cannot
+            # reach IMDS and borrow the node role; they get AWS credentials through IRSA instead.
+            # hostNetwork add-ons (VPC CNI, kube-proxy) still reach it.
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",  # root device of the AL2023 EKS AMIs
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=size.disk_size_gib, volume_type="gp3", encrypted="true", delete_on_termination="true"
+                    ),
+                )
+            ],
+            # Provider default tags do not reach instances EKS launches; tag them here for cost reports.
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=rt, tags=node_tags)
+                for rt in ("instance", "network-interface", "volume")
+            ],
+            tags=tags,
+        ),
+        opts=opts,
+    )
+    return aws.eks.NodeGroup(
+        f"{name}-{role}",
+        aws.eks.NodeGroupArgs(
+            cluster_name=cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=net.private_subnet_ids,
+            capacity_type="ON_DEMAND",
+            instance_types=[size.instance_type],
+            ami_type=ami_type(size.instance_type),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=size.min_nodes, max_size=size.max_nodes, desired_size=size.min_nodes
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=lt.id, version=lt.latest_version.apply(str)),
+            labels=dict(size.labels),
+            tags=tags,
+        ),
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            # Nodes need their policies to join, and to drain cleanly on delete.
+            depends_on=node_deps,
+            # The cluster autoscaler owns the live size; re-applying min would scale it back down.
+            ignore_changes=["scalingConfig.desiredSize"],
+        ),
     )
 
 

@@ -19,7 +19,13 @@ import yaml
 from .._contracts import WorkloadIdentity
 from ._build import ClusterBuild
 from ._kubeconfig import exec_kubeconfig
-from .args import DEFAULT_SYSTEM_INSTANCE_TYPE, AzureClusterOptions, KubernetesClusterArgs
+from .args import (
+    AKS_SYSTEM_POOL_TAINT,
+    DEFAULT_SYSTEM_INSTANCE_TYPE,
+    AzureClusterOptions,
+    KubernetesClusterArgs,
+    general_pool_size,
+)
 
 cs = azure_native.containerservice
 
@@ -44,7 +50,8 @@ CONTROL_PLANE_LOG_CATEGORIES: tuple[str, ...] = (
     "guard",
 )
 
-SYSTEM_POOL_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+SYSTEM_POOL_TAINT = AKS_SYSTEM_POOL_TAINT
+GENERAL_POOL_NAME = "general"
 SYSTEM_POOL_LABELS = {"gpufleet.io/pool": "system"}
 
 
@@ -380,6 +387,38 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         ),
     )
 
+    # The system pool takes only CriticalAddonsOnly pods and GPU pools are tainted: the platform
+    # add-ons (monitoring, gateway, controllers) need an untainted User pool of their own.
+    size = general_pool_size(c, "azure", args.environment)
+    general = cs.AgentPool(
+        f"{name}-general",
+        resource_group_name=rg.name,
+        resource_name_=cluster.name,
+        agent_pool_name=GENERAL_POOL_NAME,
+        mode=cs.AgentPoolMode.USER,
+        type=cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+        os_type=cs.OSType.LINUX,
+        vm_size=size.instance_type,
+        orchestrator_version=c.version,
+        enable_auto_scaling=True,
+        count=size.min_nodes,
+        min_count=size.min_nodes,
+        max_count=size.max_nodes,
+        os_disk_size_gb=size.disk_size_gib,
+        availability_zones=list(c.zones) or None,
+        vnet_subnet_id=subnet_id,
+        node_labels=dict(size.labels),
+        enable_node_public_ip=False,
+        tags=tags,
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            # The cluster autoscaler owns the node count after creation.
+            ignore_changes=["count"],
+            # Agent pool names are fixed, so a replacement must delete the old pool first.
+            delete_before_replace=True,
+        ),
+    )
+
     if c.control_plane_logging:
         workspace = azure_native.operationalinsights.Workspace(
             f"{name}-logs",
@@ -425,6 +464,7 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         resource_group_name=rg.name,
         cluster_id=cluster.id,
         cluster_resource=cluster,
+        node_pools=(general,),
     )
 
 

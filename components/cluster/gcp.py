@@ -16,7 +16,14 @@ import pulumi_gcp as gcp
 from .._contracts import WorkloadIdentity
 from ._build import ClusterBuild
 from ._kubeconfig import gke_kubeconfig
-from .args import DEFAULT_SYSTEM_INSTANCE_TYPE, GcpClusterOptions, KubernetesClusterArgs
+from .args import (
+    GKE_DEFAULT_ZONE_COUNT,
+    GcpClusterOptions,
+    KubernetesClusterArgs,
+    NodePoolSize,
+    general_pool_size,
+    system_pool_size,
+)
 
 # Secondary range names on the node subnetwork; an existing subnetwork must use the same names.
 PODS_RANGE = "pods"
@@ -192,7 +199,7 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
     )
 
     system = c.system_pool
-    gcp.container.NodePool(
+    system_pool = gcp.container.NodePool(
         f"{name}-system",
         gcp.container.NodePoolArgs(
             # No fixed `name`: Pulumi's suffixed auto-name lets a replacement (e.g. a new machine
@@ -206,26 +213,31 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
                 min_node_count=system.min_nodes, max_node_count=system.max_nodes
             ),
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-            node_config=gcp.container.NodePoolNodeConfigArgs(
-                machine_type=system.instance_type or DEFAULT_SYSTEM_INSTANCE_TYPE["gcp"],
-                disk_size_gb=system.disk_size_gib,
-                disk_type="pd-balanced",
-                image_type="COS_CONTAINERD",
-                service_account=node_sa.email,
-                oauth_scopes=[CLOUD_PLATFORM_SCOPE],
-                labels={"gpufleet.io/pool": "system"},
-                resource_labels=tags,
-                metadata={"disable-legacy-endpoints": "true"},
-                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
-                    mode="GKE_METADATA"
-                ),
-            ),
+            node_config=_node_config(system_pool_size(c, "gcp"), node_sa, tags),
         ),
         # Nodes need their log/metric/image roles from first boot. initial_node_count forces a
         # replacement when changed; the autoscaler owns the size after creation.
+        opts=_child(parent, depends_on=grants, ignore_changes=["initialNodeCount"]),
+    )
+    general = general_pool_size(c, "gcp", args.environment)
+    zones = general.zone_count or GKE_DEFAULT_ZONE_COUNT
+    general_pool = gcp.container.NodePool(
+        f"{name}-general",
+        gcp.container.NodePoolArgs(
+            cluster=cluster.id,
+            location=region,
+            project=project,
+            # initial_node_count is per zone: enough in every zone that the minimum runs at once
+            # (GKE applies an autoscaling minimum only when it scales down).
+            initial_node_count=-(-general.min_nodes // zones),
+            # Totals over the pool's zones, as the general pool's sizes are stated.
+            autoscaling=gcp.container.NodePoolAutoscalingArgs(
+                total_min_node_count=general.min_nodes, total_max_node_count=general.max_nodes,
+                location_policy="BALANCED",
+            ),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            node_config=_node_config(general, node_sa, tags),
+        ),
         opts=_child(parent, depends_on=grants, ignore_changes=["initialNodeCount"]),
     )
 
@@ -254,6 +266,28 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         cluster_id=cluster.id,
         node_service_account=node_sa.email,
         cluster_resource=cluster,
+        node_pools=(system_pool, general_pool),
+    )
+
+
+def _node_config(
+    size: NodePoolSize, node_sa: gcp.serviceaccount.Account, tags: dict[str, str]
+) -> gcp.container.NodePoolNodeConfigArgs:
+    """Hardened nodes of a non-GPU pool: our least-privilege SA, shielded, GKE metadata server."""
+    return gcp.container.NodePoolNodeConfigArgs(
+        machine_type=size.instance_type,
+        disk_size_gb=size.disk_size_gib,
+        disk_type="pd-balanced",
+        image_type="COS_CONTAINERD",
+        service_account=node_sa.email,
+        oauth_scopes=[CLOUD_PLATFORM_SCOPE],
+        labels=dict(size.labels),
+        resource_labels=tags,
+        metadata={"disable-legacy-endpoints": "true"},
+        shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+            enable_secure_boot=True, enable_integrity_monitoring=True
+        ),
+        workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
     )
 
 

@@ -246,14 +246,14 @@ def test_no_admins_by_default(prod: ProgramRun) -> None:
 
 
 def test_system_node_group_hardened(dev: ProgramRun) -> None:
-    lt = dev.one("aws:ec2/launchTemplate:LaunchTemplate")
+    lt = dev.one("aws:ec2/launchTemplate:LaunchTemplate", "-system-lt")
     md = lt.inputs["metadataOptions"]
     assert md["httpTokens"] == "required" and md["httpPutResponseHopLimit"] == 1
     (bdm,) = lt.inputs["blockDeviceMappings"]
     assert bdm["ebs"] == {"volumeSize": 100, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
     assert "networkInterfaces" not in lt.inputs  # no public IP association
 
-    ng = dev.one("aws:eks/nodeGroup:NodeGroup")
+    ng = dev.one("aws:eks/nodeGroup:NodeGroup", "-system")
     private_ids = sorted(f"{s.name}-id" for s in dev.by_type("aws:ec2/subnet:Subnet") if "-private-" in s.name)
     assert sorted(ng.inputs["subnetIds"]) == private_ids and len(private_ids) == 3
     assert ng.inputs["capacityType"] == "ON_DEMAND"
@@ -272,11 +272,33 @@ def test_system_pool_overrides() -> None:
         "aws",
         create_spec(system_pool={"instance_type": "m7g.xlarge", "min_nodes": 3, "max_nodes": 6, "disk_size_gib": 200}),
     )
-    ng = run.one("aws:eks/nodeGroup:NodeGroup").inputs
+    ng = run.one("aws:eks/nodeGroup:NodeGroup", "-system").inputs
     assert ng["instanceTypes"] == ["m7g.xlarge"] and ng["amiType"] == "AL2023_ARM_64_STANDARD"
     assert ng["scalingConfig"] == {"minSize": 3, "maxSize": 6, "desiredSize": 3}
-    lt = run.one("aws:ec2/launchTemplate:LaunchTemplate").inputs
+    lt = run.one("aws:ec2/launchTemplate:LaunchTemplate", "-system-lt").inputs
     assert lt["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 200
+
+
+def test_general_node_group_untainted_hardened_and_sized_per_environment(dev: ProgramRun, prod: ProgramRun) -> None:
+    for run, scaling in ((dev, {"minSize": 1, "maxSize": 3, "desiredSize": 1}),
+                         (prod, {"minSize": 3, "maxSize": 6, "desiredSize": 3})):
+        ng = run.one("aws:eks/nodeGroup:NodeGroup", "-general")
+        assert ng.inputs["scalingConfig"] == scaling
+        assert ng.inputs["labels"] == {"gpufleet.io/pool": "general"} and "taints" not in ng.inputs
+        assert ng.inputs["capacityType"] == "ON_DEMAND" and ng.inputs["instanceTypes"] == ["m6i.xlarge"]
+        lt = run.one("aws:ec2/launchTemplate:LaunchTemplate", "-general-lt")
+        assert ng.inputs["launchTemplate"]["id"] == f"{lt.name}-id"
+        # Same IMDS rule as the system nodes: pods cannot borrow the node role.
+        assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+        assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
+
+
+def test_general_pool_overrides() -> None:
+    run = run_cluster("aws", create_spec(general_pool={"instance_type": "m7i.2xlarge", "min_nodes": 5}))
+    ng = run.one("aws:eks/nodeGroup:NodeGroup", "-general").inputs
+    # max_nodes follows a min_nodes above the environment's default maximum.
+    assert ng["instanceTypes"] == ["m7i.2xlarge"] and ng["scalingConfig"]["minSize"] == 5
+    assert ng["scalingConfig"]["maxSize"] == 5
 
 
 def _accepts_tags(type_token: str) -> bool:
@@ -295,7 +317,7 @@ def test_cost_tags_on_every_taggable_resource(env: str, dev: ProgramRun, prod: P
         tags = r.inputs.get("tags", {})
         assert {k: tags.get(k) for k in TAGS} == TAGS, f"{r.type} {r.name} lacks cost tags: {tags}"
     # Instances and volumes EKS launches do not get provider default tags; the template tags them.
-    specs = run.one("aws:ec2/launchTemplate:LaunchTemplate").inputs["tagSpecifications"]
+    specs = run.one("aws:ec2/launchTemplate:LaunchTemplate", "-system-lt").inputs["tagSpecifications"]
     assert {s["resourceType"] for s in specs} >= {"instance", "volume"}
     assert all(TAGS.items() <= s["tags"].items() for s in specs)
 
@@ -343,7 +365,7 @@ def test_existing_network_creates_no_network() -> None:
     run = run_with_build(spec)
     assert [r for r in run.resources if r.type.startswith("aws:ec2/") and "launchTemplate" not in r.type] == []
     assert run.one(CLUSTER).inputs["vpcConfig"]["subnetIds"] == ["subnet-2", "subnet-1"]
-    assert run.one("aws:eks/nodeGroup:NodeGroup").inputs["subnetIds"] == ["subnet-2", "subnet-1"]
+    assert run.one("aws:eks/nodeGroup:NodeGroup", "-system").inputs["subnetIds"] == ["subnet-2", "subnet-1"]
     assert run.outputs["networkId"] == "vpc-0abc"
     assert run.outputs["subnetIds"] == ["subnet-2", "subnet-1"]
 

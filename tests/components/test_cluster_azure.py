@@ -15,6 +15,7 @@ from components.cluster import azure as aks
 from infra.plan.computed.azure import exec_kubeconfig_placeholder
 from tests.support import TAGS, assert_explicit_providers, run_cluster
 
+AGENT_POOL = "azure-native:containerservice:AgentPool"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 RG = "azure-native:resources:ResourceGroup"
 VNET = "azure-native:network:VirtualNetwork"
@@ -155,6 +156,19 @@ def test_system_pool_overrides_and_no_zones():
     (pool,) = run_cluster("azure", spec).one(CLUSTER).inputs["agentPoolProfiles"]
     assert (pool["vmSize"], pool["minCount"], pool["maxCount"], pool["osDiskSizeGB"]) == ("Standard_D8s_v5", 3, 6, 200)
     assert "availabilityZones" not in pool
+
+
+def test_general_pool_is_an_untainted_user_pool_sized_per_environment(dev, prod):
+    for run, env, (lo, hi) in ((dev, "dev", (1, 3)), (prod, "prod", (3, 6))):
+        pool = run.one(AGENT_POOL, "-general")
+        p = pool.inputs
+        assert p["agentPoolName"] == "general" and p["mode"] == "User"
+        # No taint: the add-ons that tolerate nothing (monitoring, gateway) land here.
+        assert "nodeTaints" not in p and p["nodeLabels"] == {"gpufleet.io/pool": "general"}
+        assert (p["enableAutoScaling"], p["count"], p["minCount"], p["maxCount"]) == (True, lo, lo, hi), env
+        assert p["vmSize"] == "Standard_D4s_v5" and p["enableNodePublicIP"] is False
+        assert p["resourceName"] == "gpufleet-" + env + "-r1" and p["vnetSubnetID"] == "r1-subnet-id"
+        assert "count" in pool.options["ignoreChanges"]
 
 
 # --- network --------------------------------------------------------------------------------------

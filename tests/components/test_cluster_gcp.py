@@ -224,17 +224,34 @@ def test_system_pool_is_hardened_and_sized(dev: ProgramRun) -> None:
 
 def test_system_pool_options_are_honoured() -> None:
     spec = {"create": {"version": "1.33", "system_pool": {"instance_type": "n2-standard-8", "min_nodes": 1, "max_nodes": 3, "disk_size_gib": 200}}}
-    p = run_cluster("gcp", spec, project_id=PROJECT).one(NODE_POOL).inputs
+    p = run_cluster("gcp", spec, project_id=PROJECT).one(NODE_POOL, "-system").inputs
     assert p["nodeConfig"]["machineType"] == "n2-standard-8"
     assert p["nodeConfig"]["diskSizeGb"] == 200
     assert p["autoscaling"] == {"minNodeCount": 1, "maxNodeCount": 3}
+
+
+@pytest.mark.parametrize("environment,initial,total", [("dev", 1, (1, 3)), ("prod", 1, (3, 6))])
+def test_general_pool_is_untainted_sized_per_environment_and_running_at_deploy(environment, initial, total) -> None:
+    run = run_cluster("gcp", BASE, environment=environment, project_id=PROJECT)
+    pool = run.one(NODE_POOL, "-general")
+    p = pool.inputs
+    # Totals over the regional pool's zones, and enough initial nodes per zone that the minimum
+    # runs right after `pulumi up` (GKE applies an autoscaling minimum only when scaling down).
+    assert p["autoscaling"] == {"totalMinNodeCount": total[0], "totalMaxNodeCount": total[1],
+                                "locationPolicy": "BALANCED"}
+    assert p["initialNodeCount"] == initial and p["initialNodeCount"] * 3 >= total[0]
+    nc = p["nodeConfig"]
+    assert nc["labels"] == {"gpufleet.io/pool": "general"} and "taints" not in nc
+    assert nc["machineType"] == "e2-standard-4" and "guestAccelerators" not in nc
+    assert nc["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    assert nc["serviceAccount"] == "<computed:serviceaccount:r1-nodes:email>"
 
 
 def test_node_service_account_is_dedicated_with_only_the_listed_roles(dev: ProgramRun) -> None:
     sa = dev.one(SA)
     assert sa.inputs["accountId"] == "gpufleet-dev-r1-nodes"
     email = "<computed:serviceaccount:r1-nodes:email>"
-    for user in (dev.one(NODE_POOL).inputs["nodeConfig"], dev.one(CLUSTER).inputs["nodeConfig"]):
+    for user in (dev.one(NODE_POOL, "-system").inputs["nodeConfig"], dev.one(CLUSTER).inputs["nodeConfig"]):
         assert user["serviceAccount"] == email
         assert not user["serviceAccount"].endswith("-compute@developer.gserviceaccount.com")
     grants = [r.inputs for r in dev.by_type(PROJECT_IAM)]
@@ -318,7 +335,7 @@ def test_labels_on_every_resource_that_accepts_them(environment: str) -> None:
                 assert r.inputs.get(wire) == TAGS, f"{r.type} {r.name} lacks {wire}"
                 labelled.append(r.type)
     # Node VMs carry the cost labels too (GCE labels on the instances of each pool).
-    assert run.one(NODE_POOL).inputs["nodeConfig"]["resourceLabels"] == TAGS
+    assert run.one(NODE_POOL, "-system").inputs["nodeConfig"]["resourceLabels"] == TAGS
     assert run.one(CLUSTER).inputs["nodeConfig"]["resourceLabels"] == TAGS
     assert sorted(set(labelled)) == sorted({CLUSTER, KEY})
 
@@ -364,6 +381,7 @@ def test_child_inventory_and_names(dev: ProgramRun) -> None:
             (KEY_IAM, "r1-secrets-key-gke-agent"),
             (CLUSTER, "r1-gke"),
             (NODE_POOL, "r1-system"),
+            (NODE_POOL, "r1-general"),
         ]
     )
 
