@@ -10,6 +10,7 @@ inventory at the bottom. Figures are read from plan.json generically: every cost
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Mapping
 
 from .topology import GraphvizMissing, render_svg, slug, to_dot, topology
@@ -107,9 +108,14 @@ def cost_chart(rows: list[dict[str, Any]]) -> str:
 
 
 def _kv_table(d: Mapping[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{_e(k)}</th><td class=\"num\">{_e(_fmt(v))}</td></tr>" for k, v in d.items()
+    rows = "".join(f"<tr><th>{_e(_words(k))}</th><td class=\"num\">{_e(_fmt(v))}</td></tr>" for k, v in d.items()
                    if not isinstance(v, (dict, list)))
     return f"<table>{rows}</table>"
+
+
+def _words(key: str) -> str:
+    """perHourAtMin -> per hour at min (plan.json keys, readable)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: " " + m.group(1).lower(), key).replace("_", " ")
 
 
 def _fmt(v: Any) -> str:
@@ -293,8 +299,8 @@ def _kpis(document: Mapping[str, Any]) -> str:
     s = document.get("summary") or {}
     total = (document.get("capacity") or {}).get("total") or {}
     f = document.get("findings") or {}
-    items = [(str(s.get("total", len(document.get("resources") or []))), "resources"),
-             (", ".join(f"{k} {v}" for k, v in (s.get("byCloud") or {}).items()), "by cloud")]
+    by_cloud = ", ".join(f"{k} {v}" for k, v in (s.get("byCloud") or {}).items() if k != "gpufleet")
+    items = [(str(s.get("total", len(document.get("resources") or []))), f"resources ({by_cloud})")]
     if total:
         items += [(f"{_usd(total.get('perHourAtMin'))} – {_usd(total.get('perHourAtMax'))}", "$/h floor – max"),
                   (_usd(total.get("allOnDemandAtMax")), "$/h all on-demand at max"),

@@ -55,6 +55,7 @@ class Edge:
     label: str = ""
     style: str = "solid"
     colour: str = "#475569"
+    constraint: bool = True  # False: drawn, but does not push the head's region down a rank
 
 
 @dataclass
@@ -117,6 +118,8 @@ def topology(document: dict[str, Any]) -> Topology:
     endpoints = (document.get("endpoints") or {}).get("regions") or {}
     regions: list[Region] = []
     edges: list[Edge] = []
+    rep = document.get("replication") or {}
+    rep_line = f"{rep.get('path', '')}, RPO {rep.get('rpoMinutes', '?')} min" if rep.get("enabled") else ""
     for r in _regions_of(document):
         name = r["name"]
         role = f" · {r['role']}" if r.get("role") else ""
@@ -124,18 +127,28 @@ def topology(document: dict[str, Any]) -> Topology:
                         title=f"{name} · {r.get('cloud') or '?'} {r.get('cloudRegion') or ''}{role}")
         cluster_id = f"cluster-{slug(name)}"
         region.nodes.append(Node(cluster_id, "cluster", _box(
-            f"Kubernetes cluster", [_e(r.get("clusterName") or name)], "#334155")))
+            "Kubernetes cluster", [_e(r.get("clusterName") or name)], "#334155")))
+        pool_nodes, pool_edges = [], []
         for pool in pools_by_region.get(name, []):
             pid = f"pool-{slug(name)}-{slug(pool['pool'])}"
-            region.nodes.append(Node(pid, "pool", _pool_label(pool)))
-            edges.append(Edge(cluster_id, pid))
+            pool_nodes.append(Node(pid, "pool", _pool_label(pool)))
+            pool_edges.append(Edge(cluster_id, pid))
+        store_nodes, store_edges = [], []
         store = r.get("modelStore")
         if store:
             sid = f"store-{slug(name)}"
             what = "model store replica" if store.get("replicaOf") else "model store"
-            region.nodes.append(Node(sid, "store", _box(what, [_e(store.get("uri") or store.get("bucket") or "")],
-                                                        "#7c3aed")))
-            edges.append(Edge(cluster_id, sid, "reads models", "dashed", "#7c3aed"))
+            rows = [_e(store.get("uri") or store.get("bucket") or "")]
+            if store.get("replicaOf") and rep_line:
+                rows.append(_small(f"replica of {store['replicaOf']}: {rep_line}"))
+            store_nodes.append(Node(sid, "store", _box(what, rows, "#7c3aed")))
+            store_edges.append(Edge(cluster_id, sid, "reads models", "dashed", "#7c3aed"))
+        # Source stores to the right of the pools, replicas to the left: the replication edge stays short.
+        first, second = ((store_nodes, store_edges), (pool_nodes, pool_edges)) if store and store.get("replicaOf") \
+            else ((pool_nodes, pool_edges), (store_nodes, store_edges))
+        for nodes, links in (first, second):
+            region.nodes += nodes
+            edges += links
         ep = endpoints.get(name)
         if ep:
             eid = f"endpoint-{slug(name)}"
@@ -147,14 +160,11 @@ def topology(document: dict[str, Any]) -> Topology:
 
     outside: list[Node] = []
     known = {n.id for reg in regions for n in reg.nodes}
-    rep = document.get("replication") or {}
     if rep.get("enabled") and rep.get("source") and rep.get("target"):
         src, dst = f"store-{slug(rep['source']['name'])}", f"store-{slug(rep['target']['name'])}"
         if src in known and dst in known and src != dst:
-            edges.append(Edge(src, dst, f"replicates ({rep.get('path', '')}, RPO {rep.get('rpoMinutes', '?')} min)",
-                              "bold", "#7c3aed"))
-        elif src == dst:
-            pass  # one multi-region bucket shared by both regions: nothing to draw between them
+            # The details sit in the replica's box: labels on non-constraint edges land on top of other edges.
+            edges.append(Edge(src, dst, "replicates", "bold", "#7c3aed", constraint=False))
     failover = (document.get("endpoints") or {}).get("failover")
     if failover and failover.get("enabled", True) and failover.get("primary"):
         outside.append(Node("dns-failover", "dns", _box(
@@ -192,7 +202,8 @@ def to_dot(topo: Topology) -> str:
             lines.append(f'    "{node.id}" [{_attrs(id=node.id, label=node.label, shape=node.shape, **{"class": "gf-" + node.kind})}];')
         lines.append("  }")
     for e in topo.edges:
-        lines.append(f'  "{e.tail}" -> "{e.head}" [{_attrs(label=_e(e.label), style=e.style, color=e.colour, fontcolor=e.colour)}];')
+        extra = {} if e.constraint else {"constraint": "false"}
+        lines.append(f'  "{e.tail}" -> "{e.head}" [{_attrs(label=_e(e.label), style=e.style, color=e.colour, fontcolor=e.colour, **extra)}];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
