@@ -249,7 +249,9 @@ def _inventory(document: Mapping[str, Any]) -> str:
         flags = [k for k in ("protect", "retainOnDelete") if (r.get("options") or {}).get(k)]
         rows.append(f'<tr id="{resource_anchor(r["urn"])}"><td><code>{_e(r["type"])}</code></td><td>{_e(r["name"])}</td>'
                     f'<td>{_e(", ".join(flags))}</td></tr>')
-    return (f'<section id="inventory"><h2>Resources</h2><details><summary>{len(rows)} resources (type, name, flags)</summary>'
+    # Open when findings link into it: not every browser expands a closed <details> for a #fragment.
+    opened = " open" if (document.get("findings") or {}).get("violations") else ""
+    return (f'<section id="inventory"><h2>Resources</h2><details{opened}><summary>{len(rows)} resources (type, name, flags)</summary>'
             f'<table><tr><th>type</th><th>name</th><th>flags</th></tr>{"".join(rows)}</table></details></section>')
 
 

@@ -183,7 +183,7 @@ def test_findings_link_to_the_resource_in_the_inventory():
     page, _ = render_report(doc)
     anchor = resource_anchor(target["urn"])
     assert f'href="#{anchor}"' in page and f'id="{anchor}"' in page
-    assert page.count(f'id="{anchor}"') == 1
+    assert page.count(f'id="{anchor}"') == 1 and "<details open>" in page
 
 
 def test_without_graphviz_the_report_still_renders_and_says_why(monkeypatch):
@@ -212,7 +212,7 @@ def test_cli_compare_prints_and_writes_the_diff_and_report(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stderr  # not a terminal: no progress line
     assert f"compare with {tmp_path / 'old.json'}: 1 to add, 0 to remove, 1 to replace" in proc.stdout
-    assert f"+- gcp:container/nodePool:NodePool" in proc.stdout and "nodeConfig.spot: false => true" in proc.stdout
+    assert "+- gcp:container/nodePool:NodePool" in proc.stdout and "nodeConfig.spot: false => true" in proc.stdout
     assert "total perHourAtMax: 5.00 -> " in proc.stdout
     assert (out / "report.html").exists() and 'id="diff"' in (out / "report.html").read_text()
     md = (out / "diff.md").read_text()
