@@ -162,14 +162,15 @@ def normalise(path: str) -> str:
 
 
 def covers(rule_path: str, changed: str) -> bool:
-    """True when a change at `changed` falls at or under `rule_path` (or replaces its parent)."""
+    """True when a change at the leaf path `changed` falls at or under `rule_path`.
+
+    Changes are leaf paths (see `diff.flatten`), so a parent object that appears or vanishes shows
+    up as changes of its leaves; a bare parent path is only an empty {} or [] and forces nothing.
+    """
     rule, path = normalise(rule_path), normalise(changed)
     if rule in ("*", ""):
         return True
-    if path == rule or path.startswith(rule + ".") or path.startswith(rule + "["):
-        return True
-    # A whole parent object appeared or vanished (e.g. `nodeConfig` was absent before).
-    return rule.startswith(path + ".") or rule.startswith(path + "[")
+    return path == rule or path.startswith(rule + ".") or path.startswith(rule + "[")
 
 
 def _provider_flag(resource: Mapping[str, Any], providers: Mapping[str, Mapping[str, Any]], flag: str) -> bool:

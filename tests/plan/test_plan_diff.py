@@ -201,3 +201,14 @@ def test_an_unusable_old_plan_is_a_clear_error(tmp_path, content, message):
         path.write_text(content)
     with pytest.raises(PlanFileError, match=message):
         load_plan(path)
+
+
+def test_a_parent_object_that_appears_replaces_only_through_its_force_new_leaves():
+    bare = res(POOL_T, "p", {"cluster": "c", "location": "l"})
+    with_machine = copy.deepcopy(bare)
+    with_machine["inputs"]["nodeConfig"] = {"machineType": "g2-standard-8"}
+    with_spot = copy.deepcopy(bare)
+    with_spot["inputs"]["nodeConfig"] = {"spot": True}
+    assert [r["name"] for r in compare_plans(plan([bare]), plan([with_machine]))["resources"]["updated"]] == ["p"]
+    (replaced,) = compare_plans(plan([bare]), plan([with_spot]))["resources"]["replaced"]
+    assert replaced["because"] == ["nodeConfig.spot"]

@@ -64,7 +64,7 @@ def test_the_table_covers_the_clusters_pools_networks_buckets_and_keys_of_every_
 @pytest.mark.parametrize("rule, changed, expected", [
     ("nodeConfig.guestAccelerators", "nodeConfig.guestAccelerators[0].type", True),
     ("spec.containers[*].image", "spec.containers[2].image", True),
-    ("nodeConfig.spot", "nodeConfig", True),  # the whole parent object appeared or vanished
+    ("nodeConfig.spot", "nodeConfig", False),  # an empty {} appearing is not a change of spot
     ("name", "namePrefix", False),
     ("nodeConfig.spot", "nodeConfig.machineType", False),
 ])
