@@ -132,6 +132,8 @@ def _finish(text: str, document: dict[str, Any], run: Any, args: argparse.Namesp
     from .plan.findings import mandatory_count
     from .plan.report import write_outputs
 
+    # Everything slow happens before the report is printed, so the progress line (stderr) never
+    # interleaves with it on a terminal.
     progress = args.progress
     diff = None
     if args.old_plan is not None:
