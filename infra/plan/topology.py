@@ -103,11 +103,12 @@ def _regions_of(document: dict[str, Any]) -> list[dict[str, Any]]:
             if isinstance(r, dict):
                 found[name] = {"name": name, "cloud": r.get("cloud"), "cloudRegion": r.get("region"),
                                "role": r.get("role"), "clusterName": r.get("clusterName"),
+                               "adopted": r.get("clusterCreated") is False,
                                "modelStore": r.get("modelStore") if isinstance(r.get("modelStore"), dict) else None}
     for pool in (document.get("capacity") or {}).get("pools") or []:
         found.setdefault(pool["region"], {"name": pool["region"], "cloud": pool.get("cloud"),
                                           "cloudRegion": pool.get("cloudRegion"), "role": None,
-                                          "clusterName": None, "modelStore": None})
+                                          "clusterName": None, "modelStore": None, "adopted": False})
     return list(found.values())
 
 
@@ -127,7 +128,8 @@ def topology(document: dict[str, Any]) -> Topology:
                         title=f"{name} · {r.get('cloud') or '?'} {r.get('cloudRegion') or ''}{role}")
         cluster_id = f"cluster-{slug(name)}"
         region.nodes.append(Node(cluster_id, "cluster", _box(
-            "Kubernetes cluster", [_e(r.get("clusterName") or name)], "#334155")))
+            "Kubernetes cluster" + (" (adopted)" if r.get("adopted") else ""), [_e(r.get("clusterName") or name)],
+            "#334155")))
         pool_nodes, pool_edges = [], []
         for pool in pools_by_region.get(name, []):
             pid = f"pool-{slug(name)}-{slug(pool['pool'])}"

@@ -231,3 +231,12 @@ def test_cli_compare_keeps_exit_codes(tmp_path):
     assert again.returncode == 3  # still violating: exit 3 as without --compare
     assert "0 to add, 0 to remove, 0 to replace, 0 to update" in again.stdout
     assert "no platform regions" in (out / "report.html").read_text()
+
+
+def test_an_adopted_cluster_is_drawn_as_adopted():
+    from infra.plan.topology import topology
+
+    doc = copy.deepcopy(plan_for("prod").document)
+    doc["outputs"]["regions"]["use1"]["clusterCreated"] = False
+    nodes = {n.id: n for region in topology(doc).regions for n in region.nodes}
+    assert "(adopted)" in nodes["cluster-use1"].label and "(adopted)" not in nodes["cluster-usc1"].label
