@@ -154,18 +154,29 @@ def _node_pool_resource_name(name: str, role: str) -> str:
 # --- sizing --------------------------------------------------------------------------------------
 
 
-def _initial_per_zone(total_min: int, total_max: int, zones: int) -> int:
-    """Nodes per zone at creation (GKE's `initial_node_count` is per node location).
+def floor_layout(total_min: int, total_max: int, zones: list[str], *, avoid: str | None = None) -> tuple[list[str], int]:
+    """Pure: (node_locations, initial nodes per location) so that the pool runs at least its
+    minimum from creation, never more than its maximum.
 
-    GKE's autoscaler applies the minimum only when it scales down ("the autoscaler uses the
-    minimum number of nodes parameter only when it needs to determine a scaling down",
-    https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-autoscaler), so the floor has
-    to exist from creation. Enough nodes per zone to reach the minimum, never more than the
-    maximum allows: a minimum that does not divide by the zone count starts up to zones-1 nodes
-    above it (removed when idle); where even that would pass the maximum (max < zones) the pool
-    starts below its minimum and grows when Pods are pending.
+    GKE's `initial_node_count` is per node location, and its autoscaler applies the minimum only
+    when it scales down ("the autoscaler uses the minimum number of nodes parameter only when it
+    needs to determine a scaling down", https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-autoscaler),
+    so a floor that does not exist at creation is never brought up: 1 on-demand node over 3 zones
+    would start at 0 nodes. Rule: ceil(min / zones) per zone in every zone when that fits the
+    maximum (up to zones-1 nodes above the minimum, removed once idle); otherwise the largest
+    number of zones that fits (1 node over 3 zones with max 1 -> one zone). `avoid` (the
+    reservation's zone) is tried last, so an on-demand floor lands next to the reserved nodes
+    rather than in the same zone.
     """
-    return max(0, min(math.ceil(total_min / zones), total_max // zones))
+    ordered = [z for z in zones if z != avoid] + [z for z in zones if z == avoid]
+    if total_min <= 0 or not ordered:
+        return list(zones), 0
+    for k in range(len(ordered), 0, -1):
+        per_zone = math.ceil(total_min / k)
+        if per_zone * k <= total_max:
+            chosen = ordered[:k]
+            return [z for z in zones if z in chosen], per_zone
+    raise ValueError(f"minimum {total_min} above maximum {total_max}")
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -350,14 +361,16 @@ def _node_pool(
     zones: list[str],
 ) -> gcp.container.NodePool:
     cluster = args.cluster
-    initial = _initial_per_zone(total_min, total_max, len(zones))
+    avoid = plan.reservation.zone if plan.reservation is not None and capacity_type != "reserved" else None
+    locations, initial = floor_layout(total_min, total_max, zones, avoid=avoid)
     return gcp.container.NodePool(
         resource_name,
         gcp.container.NodePoolArgs(
             # No fixed `name`: the auto-name lets a replacement be created before the old pool goes.
             cluster=cluster.cluster_id,  # projects/<p>/locations/<l>/clusters/<n>: project comes with it
             location=plan.region,
-            node_locations=zones,
+            node_locations=locations,
+            # The floor runs from creation (GKE never scales up to the minimum by itself).
             initial_node_count=initial,
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
                 # Totals across node_locations, so the plan's numbers hold whatever the zone count.

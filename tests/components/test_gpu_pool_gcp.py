@@ -9,6 +9,8 @@ from typing import Any
 
 import pulumi
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.gpu_pool.args import (
     CAPACITY_LABEL,
@@ -157,11 +159,21 @@ def test_capacity_types_and_total_sizes(prod: ProgramRun) -> None:
     assert pools["ondemand"]["autoscaling"]["locationPolicy"] == "BALANCED"
 
 
-def test_initial_nodes_reach_the_floor_without_passing_the_max(prod: ProgramRun) -> None:
+def created_nodes(pool: dict[str, Any]) -> int:
+    """Nodes GKE creates for a node pool: initialNodeCount in each of its node locations."""
+    return int(pool["initialNodeCount"]) * len(pool["nodeLocations"])
+
+
+def test_the_floor_runs_from_creation_without_passing_the_max(prod: ProgramRun) -> None:
     pools = pools_by_role(prod)
-    assert pools["reserved"]["initialNodeCount"] == 2  # one zone: exactly the reservation
-    assert pools["ondemand"]["initialNodeCount"] == 0  # 1 node max over 3 zones: never start past the max
-    assert pools["spot"]["initialNodeCount"] == 0
+    # The floor (2 reserved + 1 on-demand base) exists after `pulumi up`: GKE applies the
+    # autoscaling minimum only on scale-down, so nothing would bring a 0-node start up to it.
+    assert created_nodes(pools["reserved"]) == 2 and pools["reserved"]["nodeLocations"] == ["us-central1-b"]
+    # 1 on-demand node over 3 zones cannot be 1 per zone (max 1): one zone, not the reservation's.
+    assert pools["ondemand"]["nodeLocations"] == ["us-central1-a"] and pools["ondemand"]["initialNodeCount"] == 1
+    assert created_nodes(pools["spot"]) == 0 and pools["spot"]["nodeLocations"] == ZONES
+    for p in pools.values():
+        assert p["autoscaling"]["totalMinNodeCount"] <= created_nodes(p) <= p["autoscaling"]["totalMaxNodeCount"]
     for r in prod.by_type(NODE_POOL):
         if r.name.startswith("r1-l4-"):
             assert r.options["ignoreChanges"] == ["initialNodeCount"]
@@ -171,14 +183,30 @@ def test_initial_nodes_reach_the_floor_without_passing_the_max(prod: ProgramRun)
     assert "bestEffortProvisioning" not in pools["reserved"]
 
 
-def test_initial_per_zone() -> None:
-    from components.gpu_pool.gcp import _initial_per_zone
+def test_floor_layout() -> None:
+    from components.gpu_pool.gcp import floor_layout
 
-    assert _initial_per_zone(2, 2, 1) == 2
-    assert _initial_per_zone(3, 9, 3) == 1
-    assert _initial_per_zone(4, 9, 3) == 2  # rounds up to reach the minimum
-    assert _initial_per_zone(1, 1, 3) == 0  # but never past the maximum
-    assert _initial_per_zone(0, 8, 3) == 0
+    assert floor_layout(2, 2, ["a"]) == (["a"], 2)
+    assert floor_layout(3, 9, ZONES) == (ZONES, 1)
+    assert floor_layout(4, 9, ZONES) == (ZONES, 2)  # rounds up to reach the minimum
+    assert floor_layout(1, 1, ZONES) == (["us-central1-a"], 1)  # fewer zones rather than no floor
+    assert floor_layout(1, 1, ZONES, avoid="us-central1-a") == (["us-central1-b"], 1)
+    assert floor_layout(2, 2, ZONES) == (ZONES[:2], 1)
+    assert floor_layout(0, 8, ZONES) == (ZONES, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(zones=st.integers(1, 4), lo=st.integers(0, 40), extra=st.integers(0, 40), avoid=st.integers(0, 4))
+def test_floor_layout_always_reaches_the_min_within_the_max(zones: int, lo: int, extra: int, avoid: int) -> None:
+    from components.gpu_pool.gcp import floor_layout
+
+    names = [f"z{i}" for i in range(zones)]
+    hi = max(1, lo + extra)
+    locations, per_zone = floor_layout(lo, hi, names, avoid=f"z{avoid}")
+    assert locations and set(locations) <= set(names) and locations == [z for z in names if z in locations]
+    assert lo <= per_zone * len(locations) <= hi
+    if lo == 0:
+        assert per_zone == 0 and locations == names
 
 
 def test_dev_is_spot_only_and_scales_to_zero() -> None:
@@ -233,7 +261,7 @@ def test_reserved_pool_consumes_the_specific_reservation_in_its_zone(prod: Progr
     assert reserved["nodeLocations"] == ["us-central1-b"]
     for role in ("ondemand", "spot"):
         assert "reservationAffinity" not in pools[role]["nodeConfig"]
-        assert pools[role]["nodeLocations"] == ZONES
+    assert pools["spot"]["nodeLocations"] == ZONES  # the on-demand floor's zones: test_the_floor_runs_from_creation
 
 
 def test_shared_reservation_path_is_passed_through() -> None:
