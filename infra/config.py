@@ -327,6 +327,17 @@ def _attach_problems(i: int, r: RegionConfig, pool: GpuPoolSpec, where: str) -> 
             if not getattr(adopt, field):
                 out.append(Problem(path=f"{ROOT}.regions[{i}].cluster.adopt.{field}", value=None,
                                    allowed=f"required to attach GPU pools to an adopted {r.cloud} cluster"))
+        if r.cloud == "azure":
+            base = f"{ROOT}.regions[{i}].cluster.adopt"
+            if adopt.stack_reference is not None:
+                # AKS agent pools need the cluster's resource group, which a stack reference does not give.
+                out.append(Problem(path=f"{base}.stack_reference", value=adopt.stack_reference,
+                                   allowed="adopt by name and resource_group to attach GPU pools to an AKS cluster"))
+            if adopt.priority_expander is not True:
+                out.append(Problem(path=f"{base}.priority_expander", value=adopt.priority_expander,
+                                   allowed="true, once the cluster's autoscaler uses the priority expander (az aks "
+                                   "update --cluster-autoscaler-profile expander=priority): GPU pools rely on it to "
+                                   "prefer reserved, then spot, then on-demand nodes"))
     return out
 
 

@@ -30,3 +30,6 @@ class ClusterBuild:
     # Non-GPU pools created beside the cluster (AKS: the general agent pool), which GPU pools are
     # created after: AKS runs one agent-pool operation per cluster at a time.
     node_pools: tuple[pulumi.Resource, ...] = ()
+    # AKS: principal id of the control-plane identity of an adopted cluster (created clusters: read
+    # from cluster_resource), granted Contributor on capacity reservation groups.
+    control_plane_principal_id: pulumi.Output[str] | None = None

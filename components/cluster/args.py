@@ -314,6 +314,14 @@ class ClusterAdopt(Args):
     node_service_account: str | None = Field(
         None, description="GCP: node service account email for GPU pools. Required for gpu_pools."
     )
+    priority_expander: bool | None = Field(
+        None,
+        description="Azure: states that the adopted cluster's autoscaler profile uses the priority expander "
+        "(`az aks update --cluster-autoscaler-profile expander=priority`), which gpufleet's priority ConfigMap "
+        "(reserved, then spot, then on-demand) needs; gpufleet never changes an adopted cluster's settings. "
+        "Required true for gpu_pools on Azure, and verified against the cluster at deploy (adopted by name). "
+        "Default: not stated.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "ClusterAdopt":
@@ -446,6 +454,8 @@ def cluster_issues(spec: ClusterSpec, cloud: Cloud, region: str, environment: st
             issues.append(("adopt.resource_group", a.resource_group, "only on Azure"))
         if cloud != "gcp" and a.project_id is not None:
             issues.append(("adopt.project_id", a.project_id, "only on GCP"))
+        if cloud != "azure" and a.priority_expander is not None:
+            issues.append(("adopt.priority_expander", a.priority_expander, "only on Azure"))
     return issues
 
 

@@ -144,6 +144,36 @@ def _user_kubeconfig(parent: pulumi.Resource, resource_group_name, cluster_name)
     return creds.kubeconfigs.apply(lambda ks: kubelogin_kubeconfig(base64.b64decode(ks[0].value).decode()))
 
 
+def adopted_principal(cluster: str, identity) -> str:
+    """Principal id of an adopted AKS cluster's control-plane identity (system- or user-assigned)."""
+    if identity is None:
+        raise ValueError(
+            f"adopted AKS cluster {cluster!r} has no managed identity (service principal clusters are not "
+            "supported): capacity reservation groups are granted to the control-plane identity"
+        )
+    uais = getattr(identity, "user_assigned_identities", None) or {}
+    if uais:
+        if len(uais) != 1:
+            raise ValueError(f"adopted AKS cluster {cluster!r}: expected one user-assigned control-plane identity, "
+                             f"found {len(uais)}")
+        return next(iter(uais.values())).principal_id
+    if not getattr(identity, "principal_id", None):
+        raise ValueError(f"adopted AKS cluster {cluster!r} reports no control-plane principal id")
+    return identity.principal_id
+
+
+def expander_issue(cluster: str, profile) -> str | None:
+    """Why an adopted cluster's autoscaler would ignore gpufleet's priorities; None when it would not."""
+    expander = getattr(profile, "expander", None) if profile is not None else None
+    if expander == "priority":
+        return None
+    return (
+        f"adopted AKS cluster {cluster!r}: adopt.priority_expander is true but the cluster autoscaler's expander is "
+        f"{expander or 'random (the AKS default)'!r}; run `az aks update --cluster-autoscaler-profile "
+        "expander=priority` (GPU pools prefer reserved, then spot, then on-demand only with it), then deploy again"
+    )
+
+
 # --- create -----------------------------------------------------------------------------------
 
 
@@ -499,8 +529,14 @@ def adopt(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterAr
         private = bool(mc.api_server_access_profile and mc.api_server_access_profile.enable_private_cluster)
         return "https://" + ((mc.private_fqdn if private else mc.fqdn) or mc.fqdn or "")
 
+    def checked_name(mc) -> str:
+        # Stated in config and checked here: a wrong claim fails the deploy before any pool changes.
+        if a.priority_expander and (issue := expander_issue(a.name, mc.auto_scaler_profile)) is not None:
+            raise ValueError(issue)
+        return a.name
+
     return ClusterBuild(
-        cluster_name=pulumi.Output.from_input(a.name),
+        cluster_name=found.apply(checked_name),
         endpoint=found.apply(endpoint),
         kubeconfig=_user_kubeconfig(parent, a.resource_group, a.name),
         identity=WorkloadIdentity(
@@ -509,4 +545,6 @@ def adopt(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterAr
         ),
         created=False,
         resource_group_name=pulumi.Output.from_input(a.resource_group),
+        cluster_id=found.id,
+        control_plane_principal_id=found.identity.apply(lambda ident: adopted_principal(a.name, ident)),
     )

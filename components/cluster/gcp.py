@@ -436,10 +436,10 @@ def _secrets_key(
 def adopt(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterArgs) -> ClusterBuild:
     a = args.spec.adopt
     assert a is not None
-    if a.stack_reference is not None:
-        return _adopt_stack_reference(parent, name, a.stack_reference)
-
     project = a.project_id or args.project_id
+    if a.stack_reference is not None:
+        return _adopt_stack_reference(parent, name, a.stack_reference, project, args.region)
+
     found = gcp.container.get_cluster_output(
         name=a.name, location=args.region, project=project, opts=pulumi.InvokeOptions(parent=parent)
     )
@@ -475,8 +475,14 @@ def adopt(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterAr
     )
 
 
-def _adopt_stack_reference(parent: pulumi.ComponentResource, name: str, stack_name: str) -> ClusterBuild:
-    """The cluster's own stack publishes what consumers need; a missing output fails loudly."""
+def _adopt_stack_reference(
+    parent: pulumi.ComponentResource, name: str, stack_name: str, project: str | None, region: str
+) -> ClusterBuild:
+    """The cluster's own stack publishes what consumers need; a missing output fails loudly.
+
+    GPU node pools attach by cluster id, which follows from the project, the region (gpufleet's
+    GKE clusters are regional) and the published cluster name.
+    """
     ref = pulumi.StackReference(f"{name}-ref", stack_name=stack_name, opts=_child(parent))
 
     def require(key: str) -> pulumi.Output[str]:
@@ -488,12 +494,14 @@ def _adopt_stack_reference(parent: pulumi.ComponentResource, name: str, stack_na
         # get_output keeps the output's secretness (the kubeconfig stays secret).
         return ref.get_output(key).apply(check)
 
+    cluster_name = require("clusterName")
     return ClusterBuild(
-        cluster_name=require("clusterName"),
+        cluster_name=cluster_name,
         endpoint=require("endpoint"),
         kubeconfig=require("kubeconfig"),
         identity=WorkloadIdentity(
             kind="gke", workload_pool=require("workloadPool"), oidc_issuer_url=require("oidcIssuerUrl")
         ),
         created=False,
+        cluster_id=pulumi.Output.concat("projects/", project or "", "/locations/", region, "/clusters/", cluster_name),
     )

@@ -255,7 +255,8 @@ def build_pool(parent: pulumi.ComponentResource, name: str, args: GpuNodePoolArg
                 "(/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Compute/capacityReservationGroups/<name>)"
             )
         grants: list[pulumi.Resource] = []
-        principal = _control_plane_principal(cluster.cluster_resource)
+        # Adopted clusters: looked up by the cluster module; created ones: read from the cluster.
+        principal = cluster.control_plane_principal_id or _control_plane_principal(cluster.cluster_resource)
         if principal is not None:
             # AKS associates the pool's scale set with the group as the cluster identity.
             grants.append(azure_native.authorization.RoleAssignment(

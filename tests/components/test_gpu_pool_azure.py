@@ -129,8 +129,13 @@ def dev():
     return run_pools([make_plan(DEV_SPOT, environment="dev")], environment="dev")
 
 
+def gpu_agent_pools(run) -> list:
+    """Agent pools of the GPU pools (not the cluster's own general pool)."""
+    return [r for r in run.by_type(AGENT_POOL) if "gpufleet:cluster:KubernetesCluster" not in r.urn]
+
+
 def pools_by_name(run) -> dict[str, dict]:
-    return {r.inputs["agentPoolName"]: r.inputs for r in run.by_type(AGENT_POOL)}
+    return {r.inputs["agentPoolName"]: r.inputs for r in gpu_agent_pools(run)}
 
 
 # --- capacity types and sizes -----------------------------------------------------------------
@@ -198,12 +203,12 @@ def test_cluster_identity_may_use_the_reservation_group(prod):
         "roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"
     )
     assert grant.inputs["principalId"] == "<computed:azure-identity:r1-identity-id:principalId>"
-    reserved = next(r for r in prod.by_type(AGENT_POOL) if r.inputs["agentPoolName"] == "t4r")
+    reserved = next(r for r in gpu_agent_pools(prod) if r.inputs["agentPoolName"] == "t4r")
     assert grant.urn in reserved.options["dependsOn"]
 
 
 def test_pools_of_one_gpu_pool_are_created_one_after_another(prod):
-    by_name = {r.inputs["agentPoolName"]: r for r in prod.by_type(AGENT_POOL)}
+    by_name = {r.inputs["agentPoolName"]: r for r in gpu_agent_pools(prod)}
     assert by_name["t4r"].urn in by_name["t4o"].options["dependsOn"]
     assert by_name["t4o"].urn in by_name["t4s"].options["dependsOn"]
 
@@ -263,7 +268,7 @@ def test_upgrade_surge_on_regular_pools_only(prod):
 
 
 def test_autoscaler_owns_count_and_names_are_fixed(prod):
-    for r in prod.by_type(AGENT_POOL):
+    for r in gpu_agent_pools(prod):
         assert r.options["ignoreChanges"] == ["count"]
         assert r.options["deleteBeforeReplace"] is True
 
@@ -288,7 +293,7 @@ def test_child_names_parents_and_providers(prod):
     assert_explicit_providers(prod)
     components = {r.name: r.urn for r in prod.by_type(POOL_COMPONENT)}
     assert set(components) == {"r1-t4", "r1-l4"}
-    for r in prod.by_type(AGENT_POOL):
+    for r in gpu_agent_pools(prod):
         owner = "r1-t4" if r.inputs["agentPoolName"].startswith("t4") else "r1-l4"
         assert r.parent == components[owner]
         assert r.name.startswith(owner + "-")

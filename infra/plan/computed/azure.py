@@ -144,6 +144,11 @@ def _get_managed_cluster(args: dict[str, Any]) -> dict[str, Any]:
         "privateFQDN": _ph("aks", cluster, "privateFQDN"),
         "apiServerAccessProfile": {"enablePrivateCluster": True},
         "oidcIssuerProfile": {"enabled": True, "issuerURL": _ph("aks", cluster, "oidcIssuerURL")},
+        # The cluster as gpufleet expects it (adopt.priority_expander states it): a system-assigned
+        # control-plane identity and the priority expander.
+        "identity": {"type": "SystemAssigned", "principalId": _ph("aks-identity", cluster, "principalId"),
+                     "tenantId": _ph("azure", "client", "tenantId")},
+        "autoScalerProfile": {"expander": "priority"},
     }
 
 
