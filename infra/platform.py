@@ -47,6 +47,7 @@ class RegionBuild:
     namespace: Any = None  # the serving Namespace
     service: Any = None  # TritonService
     endpoint: Any = None  # InferenceEndpoint
+    imds_blocks: list = field(default_factory=list)  # AKS: NetworkPolicies keeping pods off IMDS
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,10 +81,17 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
     namespace = _serving_namespace(region, cluster, tags)
+    imds = [_block_imds(region, cluster, "serving", namespace.metadata.name)]
     pools = _gpu_pools(cfg, region, cluster, provider, tags)
     store = _model_store(cfg, region, cluster, provider, tags, dr_plan)
     alarms = _cloud_alarms(cfg, region, cluster, provider, tags, pools)
     monitoring = _gpu_monitoring(cfg, region, cluster, provider, tags, pools)
+    if monitoring is not None:
+        from components.cluster.imds import PROMETHEUS_POD_LABEL
+
+        key, value = PROMETHEUS_POD_LABEL
+        imds += [_block_imds(region, cluster, "monitoring", monitoring.namespace, exempt={key: [value]}),
+                 _block_imds(region, cluster, "node-agents", monitoring.node_agents_namespace)]
     outputs = {
         "cloud": region.cloud,
         "region": region.region,
@@ -100,7 +108,23 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
         "_kubeconfig": cluster.kubeconfig,
     }
     return RegionBuild(region=region, provider=provider, cluster=cluster, store=store, alarms=alarms,
-                       monitoring=monitoring, pools=pools, namespace=namespace, outputs=outputs)
+                       monitoring=monitoring, pools=pools, namespace=namespace, outputs=outputs,
+                       imds_blocks=[b for b in imds if b is not None])
+
+
+def _block_imds(region: RegionConfig, cluster: KubernetesCluster, role: str, namespace, *, exempt=None,
+                depends_on: list | None = None):
+    """AKS only: deny the namespace's pods the instance metadata endpoint (EKS: hop limit 1; GKE:
+    metadata server). See components.cluster.imds."""
+    if region.cloud != "azure":
+        return None
+    from components.cluster.imds import block_instance_metadata
+
+    return block_instance_metadata(
+        f"{region.name}-{role}-deny-imds", namespace, cluster.target.provider, exempt=exempt,
+        labels={"app.kubernetes.io/managed-by": "gpufleet", "app.kubernetes.io/part-of": "gpufleet"},
+        opts=pulumi.ResourceOptions(parent=cluster, depends_on=depends_on or []),
+    )
 
 
 def _project(region: RegionConfig) -> str | None:
@@ -157,7 +181,8 @@ def _serving(cfg: PlatformConfig, build: RegionBuild, builds: dict[str, RegionBu
 
     is_target = dr_plan is not None and dr_plan.target.name == region.name
     is_source = dr_plan is not None and dr_plan.source.name == region.name
-    depends = [build.namespace] + ([build.monitoring] if build.monitoring is not None else [])
+    # The serving namespace's IMDS policy exists before any Triton pod starts.
+    depends = [build.namespace, *build.imds_blocks] + ([build.monitoring] if build.monitoring is not None else [])
     service = serve_region(
         region.name, region.serving, target=build.cluster.target, pools=build.pools, environment=cfg.environment,
         models_dir=models_dir(), base_dir=PROJECT_ROOT,
@@ -191,6 +216,13 @@ def _endpoint(cfg: PlatformConfig, build: RegionBuild) -> None:
                                     depends_on=[build.service]),
     )
     build.outputs["endpoint"] = build.endpoint.outputs()
+    if build.endpoint.envoy_gateway is not None:
+        from components.load_balancer.service import ENVOY_NAMESPACE
+
+        # The Helm release creates the namespace; the policy follows it.
+        block = _block_imds(region, build.cluster, "envoy", ENVOY_NAMESPACE, depends_on=[build.endpoint.envoy_gateway])
+        if block is not None:
+            build.imds_blocks.append(block)
 
 
 def _failover(cfg: PlatformConfig, builds: dict[str, RegionBuild]) -> None:
@@ -304,6 +336,11 @@ def pool_plans(cfg: PlatformConfig, region: RegionConfig) -> list:
     return plans
 
 
+def cluster_autoscaler_choice(spec: Any) -> str:
+    """install on a created cluster; on an adopted one what `adopt.cluster_autoscaler` says (default existing)."""
+    return spec.adopt.cluster_autoscaler if spec.adopt is not None else "install"
+
+
 def _gpu_pools(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags: dict[str, str]):
     if not region.gpu_pools:
         return []
@@ -318,7 +355,7 @@ def _gpu_pools(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesClu
     GpuClusterAddons(
         f"{region.name}-gpu-addons",
         GpuClusterAddonsArgs(pools=pools, target=cluster.target, cluster=cluster.build, tags=tags,
-                             environment=cfg.environment),
+                             environment=cfg.environment, cluster_autoscaler=cluster_autoscaler_choice(region.cluster)),
         opts=opts,
     )
     return pools
