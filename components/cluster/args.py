@@ -314,6 +314,14 @@ class ClusterAdopt(Args):
     node_service_account: str | None = Field(
         None, description="GCP: node service account email for GPU pools. Required for gpu_pools."
     )
+    cluster_autoscaler: Literal["existing", "install"] = Field(
+        "existing",
+        description="AWS: existing (default): the adopted cluster runs its own cluster autoscaler, so gpufleet "
+        "installs none (a second one would act on the same node groups) and exports the priority expander "
+        "document to merge into its ConfigMap; its auto-discovery must include the GPU node groups' ASGs (EKS tags "
+        "them k8s.io/cluster-autoscaler/enabled and /<cluster>). install: the cluster runs none; gpufleet installs "
+        "it with the priority expander. GKE and AKS use their managed autoscaler (existing only).",
+    )
     priority_expander: bool | None = Field(
         None,
         description="Azure: states that the adopted cluster's autoscaler profile uses the priority expander "
@@ -454,6 +462,9 @@ def cluster_issues(spec: ClusterSpec, cloud: Cloud, region: str, environment: st
             issues.append(("adopt.resource_group", a.resource_group, "only on Azure"))
         if cloud != "gcp" and a.project_id is not None:
             issues.append(("adopt.project_id", a.project_id, "only on GCP"))
+        if cloud != "aws" and a.cluster_autoscaler != "existing":
+            issues.append(("adopt.cluster_autoscaler", a.cluster_autoscaler,
+                           f"existing on {cloud} (its managed cluster autoscaler); install is AWS only"))
         if cloud != "azure" and a.priority_expander is not None:
             issues.append(("adopt.priority_expander", a.priority_expander, "only on Azure"))
     return issues

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 from pydantic import ConfigDict, Field
@@ -95,6 +95,13 @@ class GpuClusterAddonsArgs(Args):
     cluster: Any = Field(..., description="The cluster's ClusterBuild.")
     tags: dict[str, str] = Field(default_factory=dict, description="Cost tags on every taggable child.")
     environment: str = Field(..., description="dev, staging or prod.")
+    cluster_autoscaler: Literal["install", "existing"] = Field(
+        "install",
+        description="EKS: install (default) the cluster autoscaler (priority expander, its ConfigMap, IRSA role); "
+        "existing: the cluster already runs one (an adopted cluster), so none is installed and the priorities "
+        "document is returned as the `autoscaler_priorities` output to merge into its ConfigMap. GKE and AKS run "
+        "their managed autoscaler either way.",
+    )
 
 
 class GpuClusterAddons(pulumi.ComponentResource):
@@ -106,5 +113,7 @@ class GpuClusterAddons(pulumi.ComponentResource):
         super().__init__(ADDONS_TOKEN, name, None, opts)
         target: KubernetesTarget = args.target
         impl = importlib.import_module(f"{__name__}.{target.cloud}")
-        impl.build_addons(self, name, args)
-        self.register_outputs({})
+        outputs = impl.build_addons(self, name, args) or {}
+        # EKS: the priority expander document (reserved > spot > on-demand > everything else).
+        self.autoscaler_priorities = outputs.get("autoscalerPriorities")
+        self.register_outputs(outputs)

@@ -60,12 +60,26 @@ CAPACITY_FIELDS: dict[str, str] = {"reserved": "reserved", "on-demand": "on_dema
 # Autoscaler priority per capacity type: higher wins (pre-paid reservation, then cheap spot, then
 # on-demand as the fallback that is always there).
 PRIORITIES: dict[str, int] = {"reserved": 30, "spot": 20, "on-demand": 10}
+# The priority expander does not use a node group no entry matches ("node group ... not found in
+# priority expander configuration. The group won't be used", kubernetes/autoscaler#2446): the
+# catch-all keeps the system and general-purpose groups (and any foreign group) scalable.
+CATCH_ALL_PRIORITY = 1
 
 TAINT_EFFECTS: dict[str, str] = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 
 CA_PREFIX = "k8s.io/cluster-autoscaler"
 NODE_TEMPLATE = f"{CA_PREFIX}/node-template"
 GPU_RESOURCE = "nvidia.com/gpu"
+
+# The label the cluster autoscaler's AWS provider reads to know a node (or a template node built
+# from ASG tags) carries GPUs (cloudprovider/aws GPULabel, kubernetes/autoscaler aws_cloud_provider.go);
+# without it the autoscaler treats a GPU node whose device plugin is not ready yet as unneeded, and
+# a scale-from-zero template as GPU-less. Values as the provider's availableGPUTypes spell them.
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+ACCELERATOR_VALUES: dict[str, str] = {
+    "T4": "nvidia-tesla-t4", "A10G": "nvidia-a10g", "L4": "nvidia-l4", "L40S": "nvidia-l40s",
+    "A100-40GB": "nvidia-tesla-a100", "A100-80GB": "nvidia-tesla-a100", "H100": "nvidia-h100", "H200": "nvidia-h200",
+}
 
 # Node Termination Handler (queue mode) acts only on instances carrying this tag (its chart's
 # default `managedTag` with `checkTagBeforeDraining: true`); the GPU launch templates set it.
@@ -75,6 +89,11 @@ NTH_MANAGED_TAG = "aws-node-termination-handler/managed"
 def nvidia_ami_type(instance_type: str) -> str:
     """EKS AL2023 NVIDIA AMI family for a GPU instance type (g5g/p6e-gb200 are Graviton)."""
     return "AL2023_ARM_64_NVIDIA" if ami_type(instance_type) == "AL2023_ARM_64_STANDARD" else "AL2023_x86_64_NVIDIA"
+
+
+def eks_node_labels(plan: "PoolPlan", capacity_type: str) -> dict[str, str]:
+    """Pure: node labels of one EKS node group: gpufleet's labels plus the autoscaler's GPU label."""
+    return {**pool_labels(plan, capacity_type), ACCELERATOR_LABEL: ACCELERATOR_VALUES[plan.instance.gpu_model]}
 
 
 def _slug(text: str) -> str:
@@ -147,7 +166,7 @@ def plan_groups(plan: "PoolPlan") -> list[_Group]:
 
 def node_template_tags(plan: "PoolPlan", group: _Group) -> dict[str, str]:
     """Pure: the cluster-autoscaler node-template tags (scale from zero) of one node group."""
-    tags = {f"{NODE_TEMPLATE}/label/{k}": v for k, v in sorted(pool_labels(plan, group.capacity_type).items())}
+    tags = {f"{NODE_TEMPLATE}/label/{k}": v for k, v in sorted(eks_node_labels(plan, group.capacity_type).items())}
     # Set by EKS on every managed node; workloads may select on it.
     tags[f"{NODE_TEMPLATE}/label/eks.amazonaws.com/capacityType"] = group.eks_capacity_type
     for t in plan.spec.taints:
@@ -290,7 +309,7 @@ def build_pool(parent: pulumi.ComponentResource, name: str, args: "GpuNodePoolAr
                 instance_types=None if group.capacity_block else group.instance_types,
                 ami_type=ami,
                 release_version=release,
-                labels=pool_labels(plan, role),
+                labels=eks_node_labels(plan, role),
                 taints=[
                     aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=TAINT_EFFECTS[t.effect])
                     for t in plan.spec.taints
@@ -366,8 +385,7 @@ def priorities_yaml(groups: dict[str, Sequence[str]]) -> str:
         regexes = sorted(set(groups.get(capacity_type, ())))
         if regexes:
             doc[PRIORITIES[capacity_type]] = regexes
-    if not doc:
-        doc = {1: [".*"]}
+    doc[CATCH_ALL_PRIORITY] = [".*"]
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
 
 
@@ -558,7 +576,14 @@ def _release(parent: pulumi.Resource, name: str, role: str, provider: pulumi.Pro
     )
 
 
-def _cluster_autoscaler(parent: pulumi.Resource, name: str, args: "GpuClusterAddonsArgs") -> None:
+def _cluster_autoscaler(parent: pulumi.Resource, name: str, args: "GpuClusterAddonsArgs") -> pulumi.Input[str]:
+    """The autoscaler with the priority expander and its ConfigMap; returns the priorities document.
+
+    With `cluster_autoscaler: existing` (an adopted cluster running its own) nothing is installed:
+    a second autoscaler would act on the same node groups, and the expander's ConfigMap name is
+    fixed, so gpufleet's would collide with the existing one. The document is returned for the
+    operator to merge into the running autoscaler's ConfigMap.
+    """
     import pulumi_kubernetes as k8s
 
     target = args.target
@@ -575,6 +600,8 @@ def _cluster_autoscaler(parent: pulumi.Resource, name: str, args: "GpuClusterAdd
         pulumi.Output.all(**{ct: pulumi.Output.all(*rx) for ct, rx in sorted(groups.items())}).apply(priorities_yaml)
         if groups else priorities_yaml({})
     )
+    if args.cluster_autoscaler == "existing":
+        return rendered
     # Must exist before the autoscaler starts with the priority expander (it is watched, so
     # later edits apply without a restart).
     priorities = k8s.core.v1.ConfigMap(
@@ -614,10 +641,14 @@ def _cluster_autoscaler(parent: pulumi.Resource, name: str, args: "GpuClusterAdd
                 # emptyDir model caches.
                 "skip-nodes-with-system-pods": False,
                 "skip-nodes-with-local-storage": False,
+                # Bring a group below its minimum back up to it (the floor), e.g. after nodes were
+                # lost or a minimum was raised; by default the autoscaler only scales for pods.
+                "enforce-node-group-min-size": True,
             },
         },
         depends_on=[priorities, policy],
     )
+    return rendered
 
 
 def _termination_handler(parent: pulumi.Resource, name: str, args: "GpuClusterAddonsArgs") -> None:
@@ -715,11 +746,12 @@ def _device_plugin(parent: pulumi.Resource, name: str, args: "GpuClusterAddonsAr
     )
 
 
-def build_addons(parent: pulumi.ComponentResource, name: str, args: "GpuClusterAddonsArgs") -> None:
+def build_addons(parent: pulumi.ComponentResource, name: str, args: "GpuClusterAddonsArgs") -> dict[str, Any]:
     identity = args.target.identity
     if identity is None or identity.oidc_provider_arn is None or identity.oidc_issuer_url is None:
         raise ValueError("EKS GPU add-ons need the cluster's IRSA OIDC provider (oidc_provider_arn and oidc_issuer_url)")
-    _cluster_autoscaler(parent, name, args)
+    priorities = _cluster_autoscaler(parent, name, args)
     if any(pool.plan.capacity.spot.max > 0 for pool in args.pools):
         _termination_handler(parent, name, args)
     _device_plugin(parent, name, args)
+    return {"autoscalerPriorities": priorities, "clusterAutoscaler": args.cluster_autoscaler}

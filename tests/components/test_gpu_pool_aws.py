@@ -128,7 +128,8 @@ ON_DEMAND_ONLY = make_plan(
 )
 
 
-def run_gpu(plans: list[PoolPlan], *, cluster: dict | None = None, environment: str = "prod") -> ProgramRun:
+def run_gpu(plans: list[PoolPlan], *, cluster: dict | None = None, environment: str = "prod",
+            cluster_autoscaler: str = "install") -> ProgramRun:
     """A created EKS cluster ("r1"), one GpuNodePool per plan and the cluster's GPU add-ons."""
     from components._cloud import cloud_provider
     from components.cluster import ClusterSpec, KubernetesCluster, KubernetesClusterArgs
@@ -147,11 +148,13 @@ def run_gpu(plans: list[PoolPlan], *, cluster: dict | None = None, environment: 
         opts = pulumi.ResourceOptions(providers=[provider, c.target.provider])
         pools = [GpuNodePool(f"r1-{p.name}", GpuNodePoolArgs(plan=p, tags=TAGS, cluster=c.build), opts=opts)
                  for p in plans]
-        GpuClusterAddons(
+        addons = GpuClusterAddons(
             "r1-gpu-addons",
-            GpuClusterAddonsArgs(pools=pools, target=c.target, cluster=c.build, tags=TAGS, environment=environment),
+            GpuClusterAddonsArgs(pools=pools, target=c.target, cluster=c.build, tags=TAGS, environment=environment,
+                                 cluster_autoscaler=cluster_autoscaler),
             opts=opts,
         )
+        pulumi.export("autoscalerPriorities", addons.autoscaler_priorities)
         for p in pools:
             pulumi.export(f"groups-{p.plan.name}", p.build.autoscaler_groups)
 
@@ -223,8 +226,10 @@ def test_nvidia_ami_type_per_architecture() -> None:
 
 def test_priorities_yaml_orders_reserved_spot_on_demand() -> None:
     text = priorities_yaml({"on-demand": ["^b$"], "spot": ["^c$", "^a$"], "reserved": ["^r$"]})
-    assert yaml.safe_load(text) == {30: ["^r$"], 20: ["^a$", "^c$"], 10: ["^b$"]}
-    assert text.index("30:") < text.index("20:") < text.index("10:")
+    # Every group no entry matches (system, general-purpose, foreign) keeps the lowest priority: the
+    # expander does not use an unmatched group at all.
+    assert yaml.safe_load(text) == {30: ["^r$"], 20: ["^a$", "^c$"], 10: ["^b$"], 1: [".*"]}
+    assert text.index("30:") < text.index("20:") < text.index("10:") < text.index("1:")
     assert yaml.safe_load(priorities_yaml({})) == {1: [".*"]}
 
 
@@ -268,7 +273,11 @@ def test_labels_include_pool_gpu_and_capacity_type(prod: ProgramRun) -> None:
     for role, ng in node_groups(prod, "l4").items():
         assert ng.inputs["labels"] == {
             "team": "ml", "gpufleet.io/pool": "l4", "gpufleet.io/gpu": "L4", "gpufleet.io/capacity-type": role,
+            # The GPU label the cluster autoscaler's AWS provider reads.
+            "k8s.amazonaws.com/accelerator": "nvidia-l4",
         }
+    assert {ng.inputs["labels"]["k8s.amazonaws.com/accelerator"] for ng in node_groups(prod, "h100").values()} == {
+        "nvidia-h100"}
 
 
 def test_taints_use_the_eks_effect_enum(prod: ProgramRun) -> None:
@@ -370,6 +379,8 @@ def test_autoscaler_tags_on_node_groups_and_their_asgs(prod: ProgramRun) -> None
         f"{NODE_TEMPLATE}/label/team": "ml",
         f"{NODE_TEMPLATE}/label/gpufleet.io/pool": "l4",
         f"{NODE_TEMPLATE}/label/gpufleet.io/gpu": "L4",
+        # Scale from zero: the template node carries the autoscaler's GPU label too.
+        f"{NODE_TEMPLATE}/label/k8s.amazonaws.com/accelerator": "nvidia-l4",
         f"{NODE_TEMPLATE}/taint/nvidia.com/gpu": "present:NoSchedule",
         f"{NODE_TEMPLATE}/resources/nvidia.com/gpu": "1",
     }
@@ -408,8 +419,9 @@ def test_priority_configmap_prefers_reserved_then_spot_then_on_demand(prod: Prog
     for pool in ("l4", "mix", "h100"):
         for role, ng in node_groups(prod, pool).items():
             by_role.setdefault(role, set()).add(f"^{asg(ng)}$")
-    assert priorities == {30: sorted(by_role["reserved"]), 20: sorted(by_role["spot"]), 10: sorted(by_role["on-demand"])}
-    assert sorted(priorities, reverse=True) == [30, 20, 10]
+    assert priorities == {30: sorted(by_role["reserved"]), 20: sorted(by_role["spot"]), 10: sorted(by_role["on-demand"]),
+                          1: [".*"]}
+    assert sorted(priorities, reverse=True) == [30, 20, 10, 1]
     # The expander's ConfigMap must exist before the autoscaler starts.
     assert cm.urn in release(prod, "cluster-autoscaler").options["dependsOn"]
 
@@ -426,6 +438,8 @@ def test_cluster_autoscaler_release_and_irsa(prod: ProgramRun) -> None:
     assert values["extraArgs"]["expander"].split(",")[0] == "priority"
     assert values["extraArgs"]["balance-similar-node-groups"] is True
     assert values["extraArgs"]["skip-nodes-with-system-pods"] is False
+    # A group below its minimum (the floor) is brought back up to it, pods pending or not.
+    assert values["extraArgs"]["enforce-node-group-min-size"] is True
     sa = values["rbac"]["serviceAccount"]
     assert sa["name"] == "cluster-autoscaler"
     assert sa["annotations"] == {"eks.amazonaws.com/role-arn": "<computed:iam.Role:r1-gpu-addons-cluster-autoscaler-irsa:arn>"}
@@ -507,7 +521,7 @@ def test_no_interruption_handling_without_spot() -> None:
     assert run.by_type("aws:cloudwatch/eventRule:EventRule") == []
     assert sorted(r.name for r in run.by_type(RELEASE)) == ["r1-gpu-addons-cluster-autoscaler", "r1-gpu-addons-nvidia-device-plugin"]
     priorities = yaml.safe_load(run.one(CONFIGMAP, "autoscaler-priority").inputs["data"]["priorities"])
-    assert list(priorities) == [10]
+    assert list(priorities) == [10, 1]
 
 
 def test_nvidia_device_plugin(prod: ProgramRun) -> None:
@@ -601,6 +615,29 @@ def test_pool_zone_without_cluster_subnet_is_refused() -> None:
                       "prod", zones=["us-east-1d"])
     with pytest.raises(Exception, match=r"zones \['us-east-1d'\] have no cluster subnet"):
         run_gpu([stray])
+
+
+def test_no_second_autoscaler_where_the_cluster_runs_one() -> None:
+    run = run_gpu([PROD_L4], cluster_autoscaler="existing")
+    releases = {r.inputs["name"] for r in run.by_type(RELEASE)}
+    assert "cluster-autoscaler" not in releases and "nvidia-device-plugin" in releases
+    # No IRSA role and no expander ConfigMap (its name is fixed: it would collide with the running one's).
+    assert not [r for r in run.by_type("aws:iam/role:Role") if "cluster-autoscaler" in r.name]
+    assert not run.by_type(CONFIGMAP)
+    # The priorities to merge into the running autoscaler's ConfigMap come back as an output.
+    doc = yaml.safe_load(run.outputs["autoscalerPriorities"])
+    assert sorted(doc, reverse=True) == [30, 20, 10, 1] and doc[1] == [".*"]
+
+
+def test_cluster_autoscaler_choice_follows_adoption() -> None:
+    from components.cluster.args import ClusterSpec
+    from infra.platform import cluster_autoscaler_choice
+
+    assert cluster_autoscaler_choice(ClusterSpec.model_validate({"create": {"version": "1.33"}})) == "install"
+    # Safe default on an adopted cluster: it most likely runs an autoscaler already.
+    assert cluster_autoscaler_choice(ClusterSpec.model_validate({"adopt": {"name": "shared"}})) == "existing"
+    assert cluster_autoscaler_choice(
+        ClusterSpec.model_validate({"adopt": {"name": "shared", "cluster_autoscaler": "install"}})) == "install"
 
 
 def test_adopted_cluster_without_node_role_is_refused() -> None:
