@@ -24,14 +24,28 @@ def _capacity(run: ProgramRun, cfg: Any) -> Any:
     from infra.platform import pool_plans
     from infra.pools import capacity_row, capacity_section
 
-    rows = [capacity_row(plan, region.name) for region in cfg.regions for plan in pool_plans(cfg, region)]
-    return capacity_section(rows)
+    from infra.stack_cost import plan_date, platform_lines, region_footprint, whole_capacity_section
+
+    rows, lines = [], []
+    for region in cfg.regions:
+        plans = pool_plans(cfg, region)
+        rows += [capacity_row(plan, region.name) for plan in plans]
+        gpu_nodes = (sum(p.capacity.reserved.min + p.capacity.on_demand.min + p.capacity.spot.min for p in plans),
+                     sum(p.capacity.reserved.max + p.capacity.on_demand.max + p.capacity.spot.max for p in plans))
+        lines += platform_lines(region_footprint(region, cfg.environment, gpu_nodes))
+    # The whole stack's $/h: GPU pools plus control planes, system/general pools, NAT, load balancers.
+    return whole_capacity_section(capacity_section(rows), lines, plan_date())
 
 
 def _render_capacity(section: Any) -> str:
     from infra.pools import render_capacity
+    from infra.stack_cost import render_platform
 
-    return render_capacity(section)
+    if "gpuPools" not in section["total"]:
+        return render_capacity(section)
+    # The GPU table keeps its own totals; the whole stack's follow the platform lines.
+    gpu = {**section, "total": {**section["total"], **section["total"]["gpuPools"]}}
+    return render_capacity(gpu) + render_platform(section)
 
 
 def _replication(run: ProgramRun, cfg: Any) -> Any:
