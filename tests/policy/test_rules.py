@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from infra.policy.model import Provider
 from infra.policy.rules import all_rules
 from tests.policy.support import R, deployment, merge, run
 
@@ -105,6 +106,13 @@ def policy_doc(action, resource):
 
 
 # (policy, violating, compliant, policy config)
+K8S_C1 = Provider("pulumi:providers:kubernetes", {"clusterIdentifier": "c1"}, "urn:k8s-c1", "k8s")
+AKS_SYSTEM_ONLY = R("azure-native:containerservice:ManagedCluster", {"resourceName": "c1", "agentPoolProfiles": [
+    {"name": "system", "vmSize": "Standard_D4s_v5", "nodeTaints": ["CriticalAddonsOnly=true:NoSchedule"]}]})
+AKS_GENERAL = R("azure-native:containerservice:AgentPool", {"resourceName": "c1", "agentPoolName": "general",
+                                                            "vmSize": "Standard_D4s_v5"}, name="general")
+ADAPTER = R("kubernetes:helm.sh/v3:Release", {"chart": "prometheus-adapter", "values": {}}, name="adapter", provider=K8S_C1)
+
 CASES = [
     # --- storage
     ("s3-bucket-encrypted", [bucket()], [bucket(), s3_enc()], None),
@@ -206,6 +214,7 @@ CASES = [
     ("cost-tags-present", R(S3B, {"bucket": "b", "tags": {"owner": "x"}}), R(S3B, {"bucket": "b", "tags": TAGS}), None),
     ("allowed-regions", R("pulumi:providers:aws", {"region": "eu-west-1"}), R("pulumi:providers:aws", {"region": "us-east-1"}),
      {"allowedRegions": ["us-east-1"]}),
+    ("workloads-schedulable", [AKS_SYSTEM_ONLY, ADAPTER], [AKS_SYSTEM_ONLY, AKS_GENERAL, ADAPTER], None),
 ]
 
 

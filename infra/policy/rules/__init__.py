@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..model import RULES, Rule
-from . import storage, clusters, nodes, kubernetes, network, gpu  # noqa: F401  (registration)
+from . import storage, clusters, nodes, kubernetes, network, gpu, scheduling  # noqa: F401  (registration)
 
 AREAS = ("storage", "clusters", "node-pools", "kubernetes", "network-iam", "gpu-platform")
 
