@@ -233,7 +233,15 @@ def test_no_price_without_an_on_demand_figure_or_outside_the_offering():
     assert catalog.price("azure", "westus3", "Standard_ND96isr_H100_v5") is None
     # types without figures simply have none
     assert catalog.price("aws", "us-east-1", "g4dn.xlarge") is None
-    assert catalog.price("gcp", "us-east1", "g2-standard-4") is None
+    assert catalog.price("gcp", "us-east1", "g2-standard-8") is None
+
+
+def test_the_prod_standby_region_is_priced_from_a_dated_regional_table():
+    q = catalog.price("gcp", "us-east1", "g2-standard-4")
+    assert q is not None and q.as_of == "2026-12-04" and "skypilot-catalog" in q.source
+    # machine row + one-L4 row of the SkyPilot snapshot; the same sum reproduces the us-central1 figure
+    assert q.on_demand == pytest.approx(0.14679 + 0.56004) and q.spot == pytest.approx(0.05874 + 0.2231)
+    assert q.on_demand == pytest.approx(catalog.price("gcp", "us-central1", "g2-standard-4").on_demand, abs=1e-3)
 
 
 def test_price_rejects_an_unknown_commitment():

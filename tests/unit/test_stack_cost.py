@@ -48,8 +48,10 @@ def test_aks_control_plane_follows_the_sku_tier(tier, fee):
 
 
 def test_eks_fee_and_one_nat_with_its_elastic_ip_per_gateway():
-    fp = _fp("aws", "us-east-1", node_pools=(), nat_gateways=3)
+    fp = _fp("aws", "us-east-1", node_pools=(NodePool("system", "m6i.large", 2, 4),), nat_gateways=3)
     lines = _by_item(platform_lines(fp))
+    assert lines["system-pool"]["cost"]["perHourAtMin"] == pytest.approx(2 * 0.096)
+    assert lines["system-pool"]["cost"]["perHourAtMax"] == pytest.approx(4 * 0.096)
     assert lines["control-plane"]["cost"]["perHourAtMax"] == pytest.approx(0.10)
     assert lines["nat"]["cost"]["perHourAtMin"] == pytest.approx(3 * (0.045 + 0.005))
     assert lines["endpoint-lb"]["cost"]["perHourAtMax"] == pytest.approx(0.0225)
@@ -63,7 +65,7 @@ def test_cloud_nat_bills_per_vm_using_it_up_to_its_cap():
 
 
 def test_a_node_type_without_a_price_is_unknown_and_not_in_the_total():
-    fp = _fp("aws", "us-east-1", node_pools=(NodePool("system", "m6i.large", 2, 4),))
+    fp = _fp("aws", "us-east-1", node_pools=(NodePool("system", "m6i.metal", 2, 4),))
     lines = platform_lines(fp)
     pool = _by_item(lines)["system-pool"]
     assert pool["cost"] is None and pool["price"] is None
