@@ -35,14 +35,24 @@ def test_prod_standby_is_priced_and_the_prod_total_is_complete():
     assert cap["total"]["gpuPools"]["perHourAtMin"] > next(r for r in cap["pools"] if r["region"] == "usc1")["cost"]["perHourAtMin"]
 
 
-def test_unpriced_lines_are_named_not_silently_dropped():
-    plan = plan_for("dev")  # Standard_D4s_v5 (system/general pools) has no dated price yet
-    cap = plan.document["capacity"]
-    t = cap["total"]
-    unpriced = [f"{r['region']}/{r['item']}" for r in cap["platform"] if not r["cost"]]
-    assert unpriced and set(unpriced) <= set(t["unpriced"]) and t["complete"] is False
-    assert "stack total:" in plan.text and "NOT in the total" in plan.text
-    assert all(f"{u.split('/')[1]}" in plan.text for u in unpriced)
+@pytest.mark.parametrize("stack", sorted(SHIPPED))
+def test_every_shipped_stack_total_is_complete_and_says_so(stack):
+    plan = plan_for(stack)
+    t = plan.document["capacity"]["total"]
+    assert t["complete"] and t["unpriced"] == []
+    assert "stack total:" in plan.text and "NOT in the total" not in plan.text
+
+
+def test_a_line_without_a_price_is_named_in_the_plan_text():
+    from infra.stack_cost import render_platform
+
+    section = {"platform": [{"region": "r", "item": "system-pool", "detail": "2..4 x x9.large on demand", "cost": None,
+                             "price": None, "notes": ["no dated on-demand price"]}],
+               "total": {"perHourAtMin": 0, "perHourAtMax": 0, "gpuPools": {"perHourAtMin": 0, "perHourAtMax": 0},
+                         "platform": {"perHourAtMin": 0, "perHourAtMax": 0}, "unpriced": ["r/system-pool"]},
+               "priceWarnings": []}
+    text = render_platform(section)
+    assert "unknown" in text and "NOT in the total" in text and "r/system-pool" in text
 
 
 @pytest.mark.parametrize("stack", sorted(SHIPPED))
