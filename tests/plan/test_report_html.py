@@ -201,7 +201,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_compare_prints_and_writes_the_diff_and_report(tmp_path):
-    old = copy.deepcopy(plan_for("prod").document)
+    base = run_cli("plan", "--stack", "prod", "--out", str(tmp_path / "base"), "--quiet")
+    assert base.returncode == 0, base.stderr
+    old = json.loads((tmp_path / "base" / "plan.json").read_text())
     spot = next(r for r in old["resources"] if r["type"] == "gcp:container/nodePool:NodePool" and r["name"].endswith("-spot"))
     spot["inputs"]["nodeConfig"]["spot"] = False  # ForceNew on GKE: this plan must replace it
     old["resources"] = [r for r in old["resources"] if r["type"] != "gcp:dns/recordSet:RecordSet"]  # now added
