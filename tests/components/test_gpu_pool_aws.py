@@ -355,7 +355,7 @@ def test_update_config(prod: ProgramRun) -> None:
 
 
 def test_launch_templates_are_hardened(prod: ProgramRun) -> None:
-    lts = [r for r in prod.by_type(LAUNCH_TEMPLATE) if "-system-" not in r.name]
+    lts = [r for r in prod.by_type(LAUNCH_TEMPLATE) if "gpufleet:cluster:KubernetesCluster" not in r.urn]  # GPU pools only
     assert len(lts) == 6  # l4: 3, mix: 2, h100: 1
     for lt in lts:
         md = lt.inputs["metadataOptions"]
