@@ -88,6 +88,14 @@ class RegionConfig(_Strict):
         description="Azure subscription. Default: the one the Azure provider resolves (az login / ARM_SUBSCRIPTION_ID).",
     )
     cluster: ClusterSpec = Field(..., description="create a cluster, or adopt an existing one.")
+    aws_zone_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="AWS only: this account's zone name -> AZ ID mapping for the region (from `aws ec2 "
+        "describe-availability-zones --region R --query 'AvailabilityZones[].[ZoneName,ZoneId]'`), e.g. "
+        "{us-east-1a: use1-az4}. The catalog records GPU offerings by AZ ID; with the mapping a pool, reservation "
+        "or Capacity Block zone whose AZ ID lacks the type is refused. Default: none; the plan then names the zones "
+        "it could not check.",
+    )
     gpu_pools: list[GpuPoolSpec] = Field(
         default_factory=list,
         description="GPU node pools of this region's cluster. Default: none (the cluster has only its system pool).",
@@ -233,6 +241,7 @@ def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> l
             problems.append(Problem(path=f"{base}.project_id", value=r.project_id, allowed="only on gcp regions"))
         if r.cloud != "azure" and r.subscription_id:
             problems.append(Problem(path=f"{base}.subscription_id", value=r.subscription_id, allowed="only on azure regions"))
+        problems += _zone_id_problems(base, r)
         for rel, value, allowed in cluster_issues(r.cluster, r.cloud, r.region, cfg_env or "dev"):
             problems.append(Problem(path=f"{base}.cluster.{rel}", value=value, allowed=allowed))
         pool_found, plans = _pool_problems(cfg_env or "dev", i, r)
@@ -258,6 +267,31 @@ def _semantic(cfg_env: str | None, regions: list[tuple[int, RegionConfig]]) -> l
     return problems
 
 
+def _zone_id_problems(base: str, r: RegionConfig) -> list[Problem]:
+    """aws_zone_ids must map zones of the region one-to-one onto the region's AZ IDs."""
+    from . import catalog
+
+    if not r.aws_zone_ids:
+        return []
+    where = f"{base}.aws_zone_ids"
+    if r.cloud != "aws":
+        return [Problem(path=where, value=r.aws_zone_ids, allowed="only on aws regions")]
+    if not catalog.known_region("aws", r.region):
+        return []  # the pools report the unknown region
+    names = catalog.region_zones("aws", r.region)
+    ids = catalog.region_zone_ids("aws", r.region)
+    out: list[Problem] = []
+    for zone, az_id in r.aws_zone_ids.items():
+        if zone not in names:
+            out.append(Problem(path=f"{where}.{zone}", value=zone, allowed=f"a zone name of {r.region}: {names}"))
+        if az_id not in ids:
+            out.append(Problem(path=f"{where}.{zone}", value=az_id, allowed=f"an AZ ID of {r.region}: {ids}"))
+    dup = sorted({v for v in r.aws_zone_ids.values() if list(r.aws_zone_ids.values()).count(v) > 1})
+    if dup:
+        out.append(Problem(path=where, value=r.aws_zone_ids, allowed=f"one zone name per AZ ID ({dup} given twice)"))
+    return out
+
+
 def cluster_zones(r: RegionConfig) -> list[str]:
     """Zones GPU nodes can use by default: the created cluster's zones, or the adopted one's."""
     if r.cluster.create is not None:
@@ -278,7 +312,7 @@ def _pool_problems(env: str, i: int, r: RegionConfig) -> tuple[list[Problem], di
         if pool.name in seen:
             problems.append(Problem(path=f"{where}.name", value=pool.name, allowed=f"a name not used by gpu_pools[{seen[pool.name]}]"))
         seen.setdefault(pool.name, j)
-        plan, found = plan_pool(r.cloud, r.region, env, pool, cluster_zones(r))
+        plan, found = plan_pool(r.cloud, r.region, env, pool, cluster_zones(r), zone_ids=r.aws_zone_ids)
         plans.setdefault(pool.name, plan)
         problems += [Problem(path=f"{where}.{rel}", value=value, allowed=allowed) for rel, value, allowed in found]
         problems += _attach_problems(i, r, pool, where)
@@ -305,7 +339,9 @@ def _partial_pool_problems(env: str, i: int, item: Any) -> list[Problem]:
             pool = GpuPoolSpec.model_validate(raw_pool)
         except ValidationError:
             continue
-        _, found = plan_pool(cloud, region, env, pool, zones)
+        ids = item.get("aws_zone_ids")
+        ids = ids if isinstance(ids, dict) and all(isinstance(v, str) for v in ids.values()) else None
+        _, found = plan_pool(cloud, region, env, pool, zones, zone_ids=ids)
         out += [Problem(path=f"{ROOT}.regions[{i}].gpu_pools[{j}].{rel}", value=v, allowed=a) for rel, v, a in found]
     return out
 

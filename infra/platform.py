@@ -330,7 +330,8 @@ def pool_plans(cfg: PlatformConfig, region: RegionConfig) -> list:
     """The region's decided pools (config validation already guaranteed they resolve)."""
     plans = []
     for pool in region.gpu_pools:
-        plan, problems = plan_pool(region.cloud, region.region, cfg.environment, pool, cluster_zones(region))
+        plan, problems = plan_pool(region.cloud, region.region, cfg.environment, pool, cluster_zones(region),
+                                   zone_ids=region.aws_zone_ids)
         assert plan is not None, problems
         plans.append(plan)
     return plans

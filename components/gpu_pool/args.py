@@ -8,6 +8,7 @@ reservation, an on-demand floor and spot burst.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -56,6 +57,45 @@ class Reservation(Args):
         description="Pricing commitment behind the reservation (GCP committed use, AWS/Azure savings). Default "
         "none: reserved nodes are priced on-demand.",
     )
+    ends_at: datetime | None = Field(
+        None,
+        description="capacity_block only, required there: when the block ends, as a UTC time "
+        "(Capacity Blocks end at 11:30 UTC), e.g. 2027-01-15T11:30:00Z. The pool drains and scales the block's "
+        "nodes to zero drain_before_end_minutes before it.",
+    )
+    drain_before_end_minutes: int = Field(
+        60, ge=45, le=1440,
+        description="capacity_block only: how long before ends_at the block's node group is scaled to zero "
+        "(EKS drains the nodes). Default 60; at least 45 because EC2 starts terminating a block's instances "
+        "30 minutes before its end and EKS gives a drain up to 15 minutes.",
+    )
+    hourly_price_usd: float | None = Field(
+        None, gt=0,
+        description="capacity_block only: the block's price per instance-hour (its up-front fee / instances / "
+        "hours). Default: the catalog's dated Capacity Block rate for the type and region.",
+    )
+
+    @field_validator("ends_at")
+    @classmethod
+    def _utc_half_past_eleven(cls, v: datetime | None) -> datetime | None:
+        if v is None:
+            return v
+        if v.tzinfo is None:
+            raise ValueError("ends_at needs a time zone, e.g. 2027-01-15T11:30:00Z")
+        v = v.astimezone(timezone.utc)
+        if (v.hour, v.minute, v.second, v.microsecond) != (11, 30, 0, 0):
+            raise ValueError(f"Capacity Blocks end at 11:30 UTC; got {v.isoformat()}")
+        return v
+
+    @model_validator(mode="after")
+    def _block_fields(self) -> "Reservation":
+        if self.kind == "capacity_block" and self.ends_at is None:
+            raise ValueError("a capacity_block needs ends_at (its end time, UTC) so the pool drains before it ends")
+        if self.kind != "capacity_block":
+            given = [f for f in ("ends_at", "hourly_price_usd", "drain_before_end_minutes") if f in self.model_fields_set]
+            if given:
+                raise ValueError(f"{given} apply to kind capacity_block only")
+        return self
 
 
 class CapacityMix(Args):
@@ -100,7 +140,7 @@ DEFAULT_TAINTS = (Taint(key=GPU_TAINT_KEY, value="present", effect="NoSchedule")
 
 
 class UpdatePolicy(Args):
-    max_surge: int = Field(1, ge=0, le=100, description="Extra nodes during an upgrade; default 1.")
+    max_surge: int = Field(1, ge=0, le=100, description="Extra nodes during an upgrade; default 1. EKS takes 0 (no surge) or 1 (EKS sizes the surge itself).")
     max_unavailable: int = Field(0, ge=0, le=100, description="Nodes down at once during an upgrade; default 0 (serving keeps capacity).")
 
     @model_validator(mode="after")

@@ -33,6 +33,7 @@ not instances) and, for the record and for DescribeNodegroup, onto the node grou
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import re
@@ -347,7 +348,113 @@ def build_pool(parent: pulumi.ComponentResource, name: str, args: "GpuNodePoolAr
         # The autoscaler's node group id on AWS is the ASG name (eks-<node group>-<uuid>).
         autoscaler_groups[role] = [asg_name.apply(lambda n: f"^{n}$")]
         native[role] = ng
+        if group.capacity_block:
+            capacity_block_drain(parent, f"{name}-{role}", plan, asg_name, tags)
     return PoolBuild(autoscaler_groups=autoscaler_groups, native_pools=native)
+
+
+# --- Capacity Block drain ----------------------------------------------------------------------
+#
+# EC2 starts terminating a Capacity Block's instances 30 minutes before the block ends. Ahead of
+# that, an EventBridge Scheduler one-time schedule sets the block's Auto Scaling group to
+# min/max/desired 0: the ASG scales in (EKS drains managed nodes through the node group's
+# lifecycle hook, pods reschedule onto spot/on-demand) and, with max 0, the cluster autoscaler
+# cannot put nodes back into the ending block. The node termination handler is installed for
+# such pools even without spot (see build_addons).
+
+# EventBridge Scheduler universal target (any AWS API): Auto Scaling UpdateAutoScalingGroup.
+DRAIN_TARGET_ACTION = "aws-sdk:autoscaling:updateAutoScalingGroup"
+
+
+def drain_time(plan: "PoolPlan") -> str:
+    """Pure: when the block's nodes are scaled to zero, as the UTC time of an at() expression."""
+    res = plan.reservation
+    if res is None or res.kind != "capacity_block" or res.ends_at is None:
+        raise ValueError(f"pool {plan.name!r}: no Capacity Block end time (reservation.ends_at) to drain before")
+    at = res.ends_at.astimezone(_dt.timezone.utc) - _dt.timedelta(minutes=res.drain_before_end_minutes)
+    return at.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def drain_input(asg_name: str) -> str:
+    """Pure: the UpdateAutoScalingGroup request of the drain (max 0 keeps the autoscaler out)."""
+    return json.dumps({"AutoScalingGroupName": asg_name, "MinSize": 0, "MaxSize": 0, "DesiredCapacity": 0},
+                      sort_keys=True)
+
+
+def drain_role_trust(region: str) -> str:
+    """Pure: EventBridge Scheduler may assume the drain role, for schedules of this region only."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:{partition(region)}:scheduler:{region}:*:schedule/*"}},
+            }],
+        },
+        sort_keys=True,
+    )
+
+
+def drain_policy(region: str, asg_name: str) -> str:
+    """Pure: the drain role may resize this one Auto Scaling group and nothing else."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "ScaleBlockGroupToZero",
+                "Effect": "Allow",
+                "Action": ["autoscaling:UpdateAutoScalingGroup"],
+                "Resource": f"arn:{partition(region)}:autoscaling:{region}:*:autoScalingGroup:*:autoScalingGroupName/{asg_name}",
+            }],
+        },
+        sort_keys=True,
+    )
+
+
+def capacity_block_drain(parent: pulumi.Resource, name: str, plan: "PoolPlan", asg_name: pulumi.Output[str],
+                         tags: dict[str, str]) -> "aws.scheduler.Schedule":
+    """An IAM role and a one-time EventBridge Scheduler schedule that scale the Capacity Block's node
+    group to zero `drain_before_end_minutes` before the block ends."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    res = plan.reservation
+    assert res is not None and res.ends_at is not None
+    role = aws.iam.Role(
+        f"{name}-drain-role",
+        aws.iam.RoleArgs(
+            assume_role_policy=drain_role_trust(plan.region),
+            description=f"EventBridge Scheduler: scale GPU pool {plan.name}'s Capacity Block {res.id} to zero before it ends",
+            tags=tags,
+        ),
+        opts=opts,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{name}-drain-policy",
+        aws.iam.RolePolicyArgs(role=role.name, policy=asg_name.apply(lambda n: drain_policy(plan.region, n))),
+        opts=opts,
+    )
+    return aws.scheduler.Schedule(
+        f"{name}-drain",
+        aws.scheduler.ScheduleArgs(
+            description=(f"Drain GPU pool {plan.name}: Capacity Block {res.id} ends {res.ends_at.isoformat()}; "
+                         f"scale its node group to zero {res.drain_before_end_minutes} min before"),
+            schedule_expression=f"at({drain_time(plan)})",
+            schedule_expression_timezone="UTC",
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=f"arn:{partition(plan.region)}:scheduler:::{DRAIN_TARGET_ACTION}",
+                role_arn=role.arn,
+                input=asg_name.apply(drain_input),
+                # Retry for up to 15 minutes: later than that the drain would meet EC2's own termination.
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_event_age_in_seconds=900, maximum_retry_attempts=10),
+            ),
+            # Kept after it ran, so the next `pulumi up` does not recreate it.
+            action_after_completion="NONE",
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+    )
 
 
 # --- cluster add-ons ---------------------------------------------------------------------------
@@ -746,12 +853,17 @@ def _device_plugin(parent: pulumi.Resource, name: str, args: "GpuClusterAddonsAr
     )
 
 
+def _capacity_block(plan: "PoolPlan") -> bool:
+    return plan.reservation is not None and plan.reservation.kind == "capacity_block" and plan.capacity.reserved.max > 0
+
+
 def build_addons(parent: pulumi.ComponentResource, name: str, args: "GpuClusterAddonsArgs") -> dict[str, Any]:
     identity = args.target.identity
     if identity is None or identity.oidc_provider_arn is None or identity.oidc_issuer_url is None:
         raise ValueError("EKS GPU add-ons need the cluster's IRSA OIDC provider (oidc_provider_arn and oidc_issuer_url)")
     priorities = _cluster_autoscaler(parent, name, args)
-    if any(pool.plan.capacity.spot.max > 0 for pool in args.pools):
+    # Spot nodes get interruption notices; Capacity Block nodes are terminated at the block's end.
+    if any(pool.plan.capacity.spot.max > 0 or _capacity_block(pool.plan) for pool in args.pools):
         _termination_handler(parent, name, args)
     _device_plugin(parent, name, args)
     return {"autoscalerPriorities": priorities, "clusterAutoscaler": args.cluster_autoscaler}

@@ -33,6 +33,16 @@ class PriceQuote(Args):
     reserved: float | None = None  # effective hourly price given the reservation's commitment
     as_of: str = Field(..., description="Date of the price table (YYYY-MM-DD)")
     source: str = Field(..., description="Where the figures come from")
+    spot_by_type: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="Spot diversity: each type's own spot price (its on-demand price where the catalog has no "
+        "spot figure; None where it has neither). `spot` is then the dearest of them (worst case).",
+    )
+    reserved_paid_whole: bool = Field(
+        False,
+        description="True for an AWS Capacity Block: its nodes are paid for the block's whole duration, running "
+        "or not, so the cost at min includes every block node at `reserved`.",
+    )
 
 
 class CapacityRange(Args):
@@ -65,3 +75,11 @@ class PoolPlan(Args):
     reservation: Reservation | None = None
     price: PriceQuote | None = None
     spot_notice_seconds: int
+    spot_shutdown_seconds: int | None = Field(
+        None, description="What an ordinary pod on a reclaimed spot node has to shut down (the notice less the "
+        "cloud's drain path); None = unknown, the notice is used.",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Caveats the plan prints for this pool (unverified catalog data, zones not checked, prices).",
+    )

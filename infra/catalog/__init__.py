@@ -21,6 +21,11 @@ AWS zones: offerings are recorded by AZ ID (account-independent). ``zones_offeri
 the region's zone *names* (what stack configs use) whenever the type is offered in the region;
 because names map to AZ IDs per account, it cannot say which names lack the type when only some
 AZ IDs offer it. ``zone_ids_offering`` gives the exact AZ IDs, ``offering_notes`` the caveats.
+``zone_availability`` answers for one zone: offered / not offered / unknown, taking the account's
+zone-name -> AZ-ID mapping when the stack gives it (AWS) and the zone lists' verification (Azure).
+
+Capacity Blocks for ML (AWS): ``capacity_block_regions`` says where a type is sold as a block,
+``capacity_block_price`` the dated per-instance hourly rate of the block's reservation fee.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ __all__ = [
     "DATA_DIR", "CLOUDS", "CatalogError", "Catalog", "load_catalog", "load_catalog_from",
     "gpu_models", "gpu_models_on", "regions", "known_region", "region_zones", "offers", "instance",
     "instance_types", "zones_offering", "zone_ids_offering", "offering_notes", "price",
-    "spot_notice_seconds", "catalog_summary",
+    "spot_notice_seconds", "spot_pod_shutdown_seconds", "catalog_summary", "zone_availability", "capacity_block_regions",
+    "capacity_block_price", "capacity_block_types", "zone_source", "region_zone_ids",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -123,6 +129,8 @@ class Region(_Strict):
     zones: list[str] = Field(..., min_length=1)
     zone_ids: list[str] | None = Field(None, description="AWS only: the region's AZ IDs")
     zones_verified: bool = True
+    zones_as_of: _dt.date | None = Field(None, description="Date of the per-zone lists when they come from another source")
+    zones_source: str | None = Field(None, description="Where the per-zone lists come from, when not `source`")
     offerings: dict[str, Offering]
 
 
@@ -166,13 +174,34 @@ class PriceTable(_Strict):
         return float(s) if isinstance(s, (int, float)) else float(s[1])
 
 
+class CapacityBlockPrices(_Strict):
+    as_of: _dt.date
+    source: str = Field(..., min_length=1)
+    note: str | None = None
+    hourly: dict[str, dict[str, float]] = Field(..., description="region -> type -> USD per instance-hour of the block")
+
+
+class CapacityBlocks(_Strict):
+    """AWS Capacity Blocks for ML: the types sold as blocks per region, and block prices."""
+
+    as_of: _dt.date
+    source: str = Field(..., min_length=1)
+    note: str | None = None
+    offerings: dict[str, list[str]] = Field(..., description="instance type -> catalog regions selling it as a block")
+    price_tables: list[CapacityBlockPrices] = Field(default_factory=list)
+
+
 class CloudFile(_Strict):
     cloud: Literal["aws", "gcp", "azure"]
     spot_notice_seconds: int = Field(..., ge=1, le=600)
     spot_notice_source: str = Field(..., min_length=1)
+    spot_pod_shutdown_seconds: int = Field(..., ge=1, le=600, description="What an ordinary pod on a reclaimed "
+                                           "spot node has from being told to stop until the node goes")
+    spot_pod_shutdown_source: str = Field(..., min_length=1)
     instances: InstanceTable
     regions: dict[str, Region]
     price_tables: list[PriceTable] = Field(default_factory=list)
+    capacity_blocks: CapacityBlocks | None = Field(None, description="AWS only")
 
 
 # ------------------------------------------------------------------------------ loaded catalog
@@ -228,6 +257,7 @@ def _cloud_problems(name: str, cf: CloudFile, gpus: GpuFile) -> list[str]:
                     out.append(f"{at}: list zones (zone names)")
                 elif set(off.zones) - set(reg.zones):
                     out.append(f"{at}: zones {sorted(set(off.zones) - set(reg.zones))} are not in the region")
+    out += _capacity_block_problems(name, cf)
     seen: dict[tuple[str, str, str], int] = {}
     for i, tab in enumerate(cf.price_tables):
         at = f"{where}: price_tables[{i}]"
@@ -241,6 +271,32 @@ def _cloud_problems(name: str, cf: CloudFile, gpus: GpuFile) -> list[str]:
                 if key in seen:
                     out.append(f"{at}.{field}.{t}: also priced by price_tables[{seen[key]}] for the same region")
                 seen.setdefault(key, i)
+    return out
+
+
+def _capacity_block_problems(name: str, cf: CloudFile) -> list[str]:
+    cb = cf.capacity_blocks
+    if cb is None:
+        return []
+    where = f"{name}.yaml: capacity_blocks"
+    if name != "aws":
+        return [f"{where}: Capacity Blocks are AWS-only"]
+    out: list[str] = []
+    for t, regs in cb.offerings.items():
+        if t not in cf.instances.types:
+            out.append(f"{where}.offerings.{t}: not an instance type of this cloud")
+        for r in regs:
+            if r not in cf.regions:
+                out.append(f"{where}.offerings.{t}: {r!r} is not a catalog region")
+            elif t not in cf.regions[r].offerings:
+                out.append(f"{where}.offerings.{t}: {t} is not offered in {r} at all")
+    for i, tab in enumerate(cb.price_tables):
+        for r, prices in tab.hourly.items():
+            for t, p in prices.items():
+                if r not in cb.offerings.get(t, []):
+                    out.append(f"{where}.price_tables[{i}].hourly.{r}.{t}: not sold as a Capacity Block there")
+                if p <= 0:
+                    out.append(f"{where}.price_tables[{i}].hourly.{r}.{t}: must be > 0, got {p}")
     return out
 
 
@@ -325,6 +381,12 @@ def region_zones(cloud: str, region: str) -> list[str]:
     return list(reg.zones) if reg else []
 
 
+def region_zone_ids(cloud: str, region: str) -> list[str]:
+    """AWS: the region's AZ IDs; [] elsewhere or for an unknown region."""
+    reg = _region(cloud, region)
+    return list(reg.zone_ids) if reg and reg.zone_ids else []
+
+
 def instance_types(cloud: str) -> list[str]:
     """Every instance/machine/VM type of the cloud's catalog, sorted."""
     return sorted(_cloud(cloud).instances.types)
@@ -399,6 +461,63 @@ def offering_notes(cloud: str, region: str, instance_type: str) -> list[str]:
     return notes
 
 
+ZoneAvailability = Literal["offered", "not_offered", "unknown"]
+
+
+def zone_availability(cloud: str, region: str, instance_type: str, zone: str,
+                      zone_ids: dict[str, str] | None = None) -> ZoneAvailability:
+    """Whether ``instance_type`` is offered in one zone of ``region``.
+
+    AWS records offerings by AZ ID: with the account's zone-name -> AZ-ID mapping (``zone_ids``)
+    the answer is exact; without it, a type offered in every AZ ID of the region is offered in
+    every zone name, and one offered in only some is "unknown" for each name. Elsewhere the zone
+    must be listed; a zone missing from an unverified list is "unknown" rather than refused."""
+    reg = _region(cloud, region)
+    off = reg.offerings.get(instance_type) if reg else None
+    if reg is None or off is None or zone not in reg.zones:
+        return "not_offered"
+    if off.zone_ids is not None:
+        az_id = (zone_ids or {}).get(zone)
+        if az_id is not None:
+            return "offered" if az_id in off.zone_ids else "not_offered"
+        return "offered" if reg.zone_ids and set(off.zone_ids) >= set(reg.zone_ids) else "unknown"
+    if off.zones is not None and zone in off.zones:
+        return "offered"
+    return "not_offered" if off.zones_verified and reg.zones_verified else "unknown"
+
+
+def zone_source(cloud: str, region: str) -> tuple[str, str] | None:
+    """(as_of, source) of the region's per-zone lists, or None for an unknown region."""
+    reg = _region(cloud, region)
+    if reg is None:
+        return None
+    return ((reg.zones_as_of or reg.as_of).isoformat(), reg.zones_source or reg.source)
+
+
+def capacity_block_regions(instance_type: str) -> list[str]:
+    """AWS catalog regions where ``instance_type`` is sold as a Capacity Block for ML ([] if none)."""
+    cb = _cloud("aws").capacity_blocks
+    return sorted(cb.offerings.get(instance_type, [])) if cb else []
+
+
+def capacity_block_types(region: str) -> list[str]:
+    """Instance types sold as Capacity Blocks in an AWS catalog region, sorted."""
+    cb = _cloud("aws").capacity_blocks
+    return sorted(t for t, regs in cb.offerings.items() if region in regs) if cb else []
+
+
+def capacity_block_price(region: str, instance_type: str) -> tuple[float, str, str] | None:
+    """(USD per instance-hour, as_of, source) of a Capacity Block from the newest table pricing it."""
+    cb = _cloud("aws").capacity_blocks
+    if cb is None:
+        return None
+    for tab in sorted(cb.price_tables, key=lambda t: t.as_of, reverse=True):
+        p = tab.hourly.get(region, {}).get(instance_type)
+        if p is not None:
+            return float(p), tab.as_of.isoformat(), tab.source
+    return None
+
+
 def price(cloud: str, region: str, instance_type: str, commitment: str = "none") -> PriceQuote | None:
     """USD per node-hour for a type offered in ``region``, or None when the catalog has no
     on-demand price for it there (the plan prints n/a).
@@ -454,6 +573,12 @@ def spot_notice_seconds(cloud: str) -> int:
     return _cloud(cloud).spot_notice_seconds
 
 
+def spot_pod_shutdown_seconds(cloud: str) -> int:
+    """Seconds an ordinary pod on a reclaimed spot node has to shut down (AWS 110, GCP 15, Azure 25):
+    the notice less what the cloud's drain path takes first (see the catalog's source per cloud)."""
+    return _cloud(cloud).spot_pod_shutdown_seconds
+
+
 def catalog_summary() -> dict[str, Any]:
     """For docs: per cloud, every dated table with its source (GPU models, instance shapes,
     regional availability, price tables)."""
@@ -466,6 +591,8 @@ def catalog_summary() -> dict[str, Any]:
         out[cloud] = {
             "spot_notice_seconds": cf.spot_notice_seconds,
             "spot_notice_source": cf.spot_notice_source,
+            "spot_pod_shutdown_seconds": cf.spot_pod_shutdown_seconds,
+            "spot_pod_shutdown_source": cf.spot_pod_shutdown_source,
             "instances": {
                 "as_of": cf.instances.as_of.isoformat(),
                 "source": cf.instances.source,
@@ -477,6 +604,8 @@ def catalog_summary() -> dict[str, Any]:
                     "as_of": reg.as_of.isoformat(),
                     "source": reg.source,
                     "instance_types": sorted(reg.offerings),
+                    "zones_as_of": (reg.zones_as_of or reg.as_of).isoformat(),
+                    "zones_source": reg.zones_source or reg.source,
                     "unverified": sorted(t for t, o in reg.offerings.items()
                                          if not o.verified or not o.zones_verified or not reg.zones_verified),
                 }
@@ -492,4 +621,10 @@ def catalog_summary() -> dict[str, Any]:
                 for tab in cf.price_tables
             ],
         }
+        if cf.capacity_blocks is not None:
+            cb = cf.capacity_blocks
+            out[cloud]["capacity_blocks"] = {
+                "as_of": cb.as_of.isoformat(), "source": cb.source, "offerings": dict(sorted(cb.offerings.items())),
+                "price_tables": [{"as_of": t.as_of.isoformat(), "source": t.source} for t in cb.price_tables],
+            }
     return out

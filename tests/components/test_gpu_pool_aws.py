@@ -110,7 +110,7 @@ BLOCK = make_plan(
             "max_nodes": 2,
             "reserved_nodes": 2,
             "reservation": {"id": "cr-0fedcba9876543210", "instance_type": "p5.48xlarge", "zone": "us-east-1c",
-                            "kind": "capacity_block"},
+                            "kind": "capacity_block", "ends_at": "2027-01-15T11:30:00Z"},
             "on_demand_base_nodes": 0,
             "spot_percent": 0,
         },
