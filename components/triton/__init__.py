@@ -17,10 +17,12 @@ from .args import (
     ScheduleWindow,
     ServingPlan,
     ServingSpec,
+    ShutdownBudget,
     TritonServiceArgs,
     plan_serving,
     select_pool,
     serving_issues,
+    spot_shutdown,
     tracks,
 )
 from .model_config import TritonModel, render_repository
@@ -28,6 +30,7 @@ from .model_config import TritonModel, render_repository
 __all__ = [
     "TritonService", "TritonServiceArgs", "ServingSpec", "AutoscalingSpec", "ScheduleWindow", "CanarySpec",
     "PoolFacts", "ServingPlan", "TritonModel", "DEFAULT_TRITON_IMAGE", "plan_serving", "serving_issues",
+    "ShutdownBudget", "spot_shutdown",
     "select_pool", "tracks", "render_repository", "render_serving_repositories", "publish_serving_repositories",
     "ModelStoreReference", "ModelStoreReferenceArgs", "serve_region",
 ]

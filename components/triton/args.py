@@ -51,6 +51,9 @@ HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
 CANARY_SUFFIX = "-canary"
 # Seconds between SIGKILL-deadline and the drain + exit timeout, for the kubelet and the last log lines.
 GRACE_MARGIN_SECONDS = 15
+# On a reclaimed spot node the window is fixed by the cloud: keep this much of it for SIGKILL and the
+# last log lines, and at most a third of it for the preStop drain (the rest is for in-flight requests).
+SPOT_MARGIN_SECONDS = 2
 STARTUP_PERIOD_SECONDS = 10
 
 # Registry host[:port]/path with a tag and/or a digest; "latest" is never a pin.
@@ -309,6 +312,8 @@ class PoolFacts(Args):
     vcpu: int | None = Field(None, ge=1, description="vCPUs per node; None = unknown.")
     memory_gib: float | None = Field(None, gt=0, description="Memory per node; None = unknown.")
     spot_notice_seconds: int | None = Field(None, ge=1, description="Spot reclaim notice of the cloud.")
+    spot_shutdown_seconds: int | None = Field(
+        None, ge=1, description="What a pod on a reclaimed spot node has to shut down; None = the notice (or unknown).")
 
     @classmethod
     def from_plan(cls, plan: Any, node_selector: Mapping[str, str] | None = None) -> "PoolFacts":
@@ -320,6 +325,7 @@ class PoolFacts(Args):
             floor_nodes=cap.floor, max_nodes=cap.reserved.max + cap.on_demand.max + cap.spot.max,
             spot_max_nodes=cap.spot.max, vcpu=plan.instance.vcpu, memory_gib=plan.instance.memory_gib,
             spot_notice_seconds=plan.spot_notice_seconds,
+            spot_shutdown_seconds=plan.spot_shutdown_seconds or plan.spot_notice_seconds,
         )
 
     @classmethod
@@ -385,6 +391,50 @@ def tracks(spec: ServingSpec) -> dict[str, Track]:
 
 
 @dataclass(frozen=True)
+class ShutdownBudget:
+    """How a pod stops: preStop drain, Triton's exit timeout, the pod's grace period, and, for pods
+    placed on spot nodes, whether that fits the window a reclaimed node leaves them."""
+
+    drain_seconds: int
+    exit_timeout_seconds: int
+    grace_seconds: int
+    window_seconds: int | None = None  # spot: what a pod has on a reclaimed node; None = not on spot
+    fitted: bool = False  # drain/exit shortened to fit the window
+    at_risk: str | None = None  # what a spot reclaim still cuts short, in words
+
+    def to_json(self) -> dict[str, Any]:
+        return {"drainSeconds": self.drain_seconds, "exitTimeoutSeconds": self.exit_timeout_seconds,
+                "graceSeconds": self.grace_seconds, "spotWindowSeconds": self.window_seconds,
+                "fitted": self.fitted, "atRisk": self.at_risk}
+
+
+def spot_shutdown(spec: "ServingSpec", pool: "PoolFacts") -> ShutdownBudget:
+    """Pure: the shutdown of burst/canary pods (they prefer spot nodes).
+
+    A pod on a reclaimed spot node has `pool.spot_shutdown_seconds` (AWS 110, GKE 15 for ordinary
+    pods, AKS 25) whatever its grace period says. When the configured drain + exit timeout does not
+    fit, they are shortened so the pod still drains (preStop, at most a third of the window) and
+    Triton still finishes what it can before the node goes; what that cuts is stated."""
+    grace = grace_seconds(spec)
+    keep = ShutdownBudget(spec.drain_seconds, spec.exit_timeout_seconds, grace)
+    window = pool.spot_shutdown_seconds or pool.spot_notice_seconds
+    if not pool.spot_max_nodes or window is None:
+        return keep
+    if spec.drain_seconds + spec.exit_timeout_seconds + SPOT_MARGIN_SECONDS <= window:
+        return ShutdownBudget(spec.drain_seconds, spec.exit_timeout_seconds, grace, window)
+    drain = min(spec.drain_seconds, window // 3)
+    exit_timeout = max(1, window - drain - SPOT_MARGIN_SECONDS)
+    cut = []
+    if drain < spec.drain_seconds:
+        cut.append(f"requests routed to the pod up to {spec.drain_seconds - drain} s after its shortened "
+                   f"{drain} s drain (load balancers still deregistering it) are refused")
+    cut.append(f"requests still running {exit_timeout} s after Triton is told to stop are cut "
+               f"(exit_timeout_seconds {spec.exit_timeout_seconds} on the floor)")
+    return ShutdownBudget(drain, exit_timeout, window, window, fitted=True,
+                          at_risk=f"on a reclaimed spot node burst pods have {window} s: " + "; ".join(cut))
+
+
+@dataclass(frozen=True)
 class ServingPlan:
     floor_replicas: int
     burst_min: int
@@ -396,6 +446,8 @@ class ServingPlan:
     queue_to_compute_target: float
     # window name -> burst HPA minimum during the window
     window_burst_min: dict[str, int]
+    # burst/canary pods' shutdown (fitted to the spot window); floor pods use the spec's values
+    burst_shutdown: ShutdownBudget | None = None
 
     @property
     def canary_share_at_min(self) -> float:
@@ -440,7 +492,7 @@ def plan_serving(spec: ServingSpec, pool: PoolFacts, environment: str,
         canary_replicas=canary, grace_seconds=grace_seconds(spec),
         startup_failure_threshold=math.ceil(spec.startup_timeout_seconds / STARTUP_PERIOD_SECONDS),
         queue_to_compute_target=spec.hpa.target_queue_to_compute or queue_to_compute_target,
-        window_burst_min=windows,
+        window_burst_min=windows, burst_shutdown=spot_shutdown(spec, pool),
     )
 
 

@@ -45,6 +45,7 @@ from .args import (
     TRITON_UID,
     ServingPlan,
     ServingSpec,
+    ShutdownBudget,
     Track,
     TritonServiceArgs,
     plan_serving,
@@ -80,8 +81,9 @@ def quantity_ratio(value: float) -> str:
     return quantity_cpu(value)
 
 
-def triton_flags(spec: ServingSpec, track: Track) -> list[str]:
-    """tritonserver flags except --model-repository (plain strings: testable against a real server)."""
+def triton_flags(spec: ServingSpec, track: Track, *, exit_timeout_seconds: int | None = None) -> list[str]:
+    """tritonserver flags except --model-repository (plain strings: testable against a real server).
+    `exit_timeout_seconds` overrides the spec's (burst pods fitted to a spot window)."""
     flags = [f"--model-control-mode={spec.model_control_mode}"]
     if spec.model_control_mode == "explicit":
         flags += [f"--load-model={m.name}" for m in sorted(track.models, key=lambda m: m.name)]
@@ -89,7 +91,7 @@ def triton_flags(spec: ServingSpec, track: Track) -> list[str]:
         flags.append(f"--repository-poll-secs={spec.poll_seconds}")
     flags += [
         "--strict-readiness=true",
-        f"--exit-timeout-secs={spec.exit_timeout_seconds}",
+        f"--exit-timeout-secs={exit_timeout_seconds or spec.exit_timeout_seconds}",
         f"--http-port={HTTP_PORT}",
         f"--grpc-port={GRPC_PORT}",
         f"--metrics-port={METRICS_PORT}",
@@ -103,10 +105,11 @@ def triton_flags(spec: ServingSpec, track: Track) -> list[str]:
     return flags
 
 
-def triton_args(spec: ServingSpec, track: Track, repository: pulumi.Input[str]) -> list[pulumi.Input[str]]:
+def triton_args(spec: ServingSpec, track: Track, repository: pulumi.Input[str], *,
+                exit_timeout_seconds: int | None = None) -> list[pulumi.Input[str]]:
     """The container's args (after the `tritonserver` command): the repository, then `triton_flags`."""
     uri = pulumi.Output.from_input(repository).apply(lambda u: f"--model-repository={u}")
-    return [uri, *triton_flags(spec, track)]
+    return [uri, *triton_flags(spec, track, exit_timeout_seconds=exit_timeout_seconds)]
 
 
 def container_env(args: TritonServiceArgs) -> list[k8s.core.v1.EnvVarArgs]:
@@ -229,6 +232,8 @@ class TritonService(pulumi.ComponentResource):
             "burstMinReplicas": self.plan.burst_min,
             "burstMaxReplicas": self.plan.burst_max,
             "canaryReplicas": self.plan.canary_replicas,
+            # burst/canary pods' preStop, exit timeout and grace, fitted to the pool's spot window
+            "burstShutdown": self.plan.burst_shutdown.to_json() if self.plan.burst_shutdown else None,
             "canaryWeightPercent": spec.canary.weight_percent if "canary" in self.tracks else 0,
             "images": self.images,
             "modelRepositories": self.model_repositories,
@@ -301,6 +306,10 @@ class TritonService(pulumi.ComponentResource):
 
     def _pod_template(self, role: str, track: Track) -> k8s.core.v1.PodTemplateSpecArgs:
         args, spec, plan = self.args, self.args.spec, self.plan
+        # Floor pods run on reserved/on-demand nodes; burst and canary pods prefer spot, where the
+        # shutdown must fit what a reclaimed node leaves (ServingPlan.burst_shutdown).
+        stop = (plan.burst_shutdown if role != "floor" and plan.burst_shutdown is not None
+                else ShutdownBudget(spec.drain_seconds, spec.exit_timeout_seconds, plan.grace_seconds))
         labels = {**self._pod_labels(role, track.name), **args.store.pod_labels}
         resources = {"cpu": quantity_cpu(spec.cpu), "memory": quantity_gib(spec.memory_gib),
                      "nvidia.com/gpu": str(spec.gpus_per_replica), "ephemeral-storage": f"{spec.scratch_gib}Gi"}
@@ -310,7 +319,8 @@ class TritonService(pulumi.ComponentResource):
             image=track.image,
             image_pull_policy="IfNotPresent",
             command=["tritonserver"],
-            args=triton_args(spec, track, self.model_repositories[track.name]),
+            args=triton_args(spec, track, self.model_repositories[track.name],
+                             exit_timeout_seconds=stop.exit_timeout_seconds),
             env=container_env(args),
             ports=[
                 k8s.core.v1.ContainerPortArgs(name="http", container_port=HTTP_PORT, protocol="TCP"),
@@ -323,7 +333,7 @@ class TritonService(pulumi.ComponentResource):
             liveness_probe=self._probe(HEALTH_LIVE, period=10, failures=3),
             readiness_probe=self._probe(HEALTH_READY, period=5, failures=2),
             lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(
-                exec_=k8s.core.v1.ExecActionArgs(command=["/bin/sleep", str(spec.drain_seconds)]),
+                exec_=k8s.core.v1.ExecActionArgs(command=["/bin/sleep", str(stop.drain_seconds)]),
             )),
             security_context=k8s.core.v1.SecurityContextArgs(
                 allow_privilege_escalation=False,
@@ -349,7 +359,7 @@ class TritonService(pulumi.ComponentResource):
                 automount_service_account_token=False,
                 enable_service_links=False,
                 priority_class_name=FLOOR_PRIORITY_CLASS if role == "floor" else None,
-                termination_grace_period_seconds=plan.grace_seconds,
+                termination_grace_period_seconds=stop.grace_seconds,
                 security_context=k8s.core.v1.PodSecurityContextArgs(
                     run_as_non_root=True, run_as_user=TRITON_UID, run_as_group=TRITON_UID, fs_group=TRITON_UID,
                     seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),

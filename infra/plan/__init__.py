@@ -78,6 +78,52 @@ def _render_alerts(section: Any) -> str:
     return render_alerts(section)
 
 
+def _serving(run: ProgramRun, cfg: Any) -> Any:
+    """Per serving block: replicas, and how floor and burst pods shut down against the pool's spot window."""
+    from components.triton.args import PoolFacts, plan_serving, select_pool
+    from infra.platform import pool_plans
+
+    out = []
+    for region in cfg.regions:
+        if region.serving is None:
+            continue
+        plans = {p.name: p for p in pool_plans(cfg, region)}
+        chosen = select_pool(region.serving, plans)
+        facts = PoolFacts.from_plan(plans[chosen])
+        sp = plan_serving(region.serving, facts, cfg.environment)
+        spec = region.serving
+        out.append({
+            "region": region.name, "service": spec.name, "pool": chosen, "cloud": region.cloud,
+            "floorReplicas": sp.floor_replicas, "burstReplicas": [sp.burst_min, sp.burst_max],
+            "spotNoticeSeconds": facts.spot_notice_seconds if facts.spot_max_nodes else None,
+            "floorShutdown": {"drainSeconds": spec.drain_seconds, "exitTimeoutSeconds": spec.exit_timeout_seconds,
+                              "graceSeconds": sp.grace_seconds},
+            "burstShutdown": sp.burst_shutdown.to_json() if sp.burst_shutdown else None,
+        })
+    return out
+
+
+def _render_serving(section: Any) -> str:
+    lines = [f"serving: {len(section)} service(s)"]
+    for s in section:
+        f, b = s["floorShutdown"], s["burstShutdown"] or s["floorShutdown"]
+        lines.append(f"  {s['region']}/{s['service']} on pool {s['pool']}: floor {s['floorReplicas']}, burst "
+                     f"{s['burstReplicas'][0]}..{s['burstReplicas'][1]}")
+        lines.append(f"    shutdown floor: preStop {f['drainSeconds']} s + exit {f['exitTimeoutSeconds']} s, "
+                     f"grace {f['graceSeconds']} s")
+        if b.get("spotWindowSeconds") is None:
+            lines.append("    shutdown burst: as the floor (the pool has no spot nodes)")
+            continue
+        lines.append(f"    shutdown burst: preStop {b['drainSeconds']} s + exit {b['exitTimeoutSeconds']} s, grace "
+                     f"{b['graceSeconds']} s; a reclaimed spot node leaves pods {b['spotWindowSeconds']} s "
+                     f"(notice {s['spotNoticeSeconds']} s): " + ("fitted to it" if b["fitted"] else "fits"))
+        if b["atRisk"]:
+            lines.append(f"    AT RISK: {b['atRisk']}")
+    return "\n".join(lines) + "\n"
+
+
+SECTION_BUILDERS["serving"] = _serving
+SECTION_RENDERERS["serving"] = _render_serving
 SECTION_BUILDERS["alerts"] = _alerts
 SECTION_RENDERERS["alerts"] = _render_alerts
 
