@@ -168,7 +168,9 @@ def _nat(fp: RegionFootprint) -> dict[str, Any] | None:
     lo, hi = _nodes(fp)
     notes.append("one auto-allocated external IP counted; Cloud NAT adds IPs as ports run out")
     return _line(fp, "nat", f"{fp.nat_gateways} Cloud NAT gateway(s) for {lo}..{hi} nodes", q,
-                 _cost(gcp_hourly(lo), gcp_hourly(hi)), notes)
+                 # The tariff is not monotonic (32 VMs bill 0.0448, 33 the 0.044 cap): the cost at max
+                 # is the dearest count the pool sizes can reach, so it never falls below the cost at min.
+                 _cost(gcp_hourly(lo), max(gcp_hourly(v) for v in range(lo, hi + 1))), notes)
 
 
 def _load_balancers(fp: RegionFootprint) -> list[dict[str, Any]]:

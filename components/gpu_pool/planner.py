@@ -88,7 +88,8 @@ class CostEstimate:
         """Fraction saved at max scale against running every node on-demand (0..1)."""
         if self.all_on_demand_max == 0:
             return 0.0
-        return 1 - self.per_hour_max / self.all_on_demand_max
+        # Rounded so float noise (55.60000000000001 / 55.6) does not read as a negative saving.
+        return round(1 - self.per_hour_max / self.all_on_demand_max, 12)
 
     def to_json(self) -> dict:
         return {"perHourAtMin": round(self.per_hour_min, 4), "perHourAtMax": round(self.per_hour_max, 4),

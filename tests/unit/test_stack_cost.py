@@ -59,9 +59,12 @@ def test_eks_fee_and_one_nat_with_its_elastic_ip_per_gateway():
 
 def test_cloud_nat_bills_per_vm_using_it_up_to_its_cap():
     nat = _by_item(platform_lines(_fp()))["nat"]
-    # 12 nodes at min (3 GPU + 6 system + 3 general), 38 at max (over the 32-VM cap)
+    # 12 nodes at min (3 GPU + 6 system + 3 general), 38 at max. The dearest count on the way is 32
+    # (32 x 0.0014 = 0.0448; from 33 VMs the gateway bills its 0.044 cap).
     assert nat["cost"]["perHourAtMin"] == pytest.approx(12 * 0.0014 + 0.005)
-    assert nat["cost"]["perHourAtMax"] == pytest.approx(0.044 + 0.005)
+    assert nat["cost"]["perHourAtMax"] == pytest.approx(32 * 0.0014 + 0.005)
+    capped = _by_item(platform_lines(_fp(node_pools=(NodePool("big", "e2-standard-4", 40, 50),))))["nat"]
+    assert capped["cost"]["perHourAtMin"] == capped["cost"]["perHourAtMax"] == pytest.approx(0.044 + 0.005)
 
 
 def test_a_node_type_without_a_price_is_unknown_and_not_in_the_total():
