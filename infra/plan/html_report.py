@@ -153,8 +153,14 @@ def _capacity(document: Mapping[str, Any]) -> str:
         if group in ("pools", "total") or not isinstance(items, list) or not items or not isinstance(items[0], dict):
             continue
         keys = [k for k in items[0] if not isinstance(items[0][k], (dict, list))]
-        other += (f"<h3>{_e(group)}</h3><table><tr>{''.join(f'<th>{_e(k)}</th>' for k in keys)}</tr>"
-                  + "".join("<tr>" + "".join(f"<td>{_e(_fmt(it.get(k)))}</td>" for k in keys) + "</tr>" for it in items)
+        # Rows priced under a nested `cost` (the platform lines) show their $/h too.
+        priced = any(isinstance(it.get("cost"), dict) for it in items)
+        money = ["perHourAtMin", "perHourAtMax"] if priced else []
+        other += (f"<h3>{_e(group)}</h3><table><tr>{''.join(f'<th>{_e(k)}</th>' for k in keys)}"
+                  + "".join(f"<th>{h}</th>" for h in ("$/h at floor", "$/h at max")[:len(money)]) + "</tr>"
+                  + "".join("<tr>" + "".join(f"<td>{_e(_fmt(it.get(k)))}</td>" for k in keys)
+                            + "".join(f"<td class=num>{_usd((it.get('cost') or {}).get(m)) if it.get('cost') else 'unknown'}</td>"
+                                      for m in money) + "</tr>" for it in items)
                   + "</table>")
     for group, value in cap.items():
         if group not in ("pools", "total") and isinstance(value, list) and value and isinstance(value[0], str):

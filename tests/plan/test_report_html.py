@@ -255,3 +255,15 @@ def test_an_adopted_cluster_is_drawn_as_adopted():
     doc["outputs"]["regions"]["use1"]["clusterCreated"] = False
     nodes = {n.id: n for region in topology(doc).regions for n in region.nodes}
     assert "(adopted)" in nodes["cluster-use1"].label and "(adopted)" not in nodes["cluster-usc1"].label
+
+
+def test_platform_lines_show_their_hourly_cost_in_the_table():
+    doc = plan_for("prod").document
+    page, _ = render_report(doc)
+    section = page[page.index('<section id="capacity">'):]
+    table = section[section.index("<h3>platform</h3>"):]
+    table = table[:table.index("</table>")]
+    assert "<th>$/h at floor</th><th>$/h at max</th>" in table
+    for line in doc["capacity"]["platform"]:
+        if line["cost"]:
+            assert f"<td class=num>${line['cost']['perHourAtMax']:,.2f}</td>" in table, line["item"]
