@@ -13,27 +13,44 @@ The limit is the lower of two ceilings:
 
 Goals reported against: ours >= 4x default throughput at a p99 no worse than default's,
 ours >= docs, ours >= 90% of the limit. On a small CPU machine the client shares the cores with
-the server, so read the figures as relative.
+the server, so read the figures as relative; with enough cores, pin them apart (--server-cpus,
+--client-cpus) and spread the client over processes (--client-procs; one asyncio process drives
+only a few thousand requests/s; the "client CPU" column shows the busiest client process, near
+100% means the client, not the server, set the pace).
 
     python bench/triton_bench.py                       # CPU: numpy MLP 256 -> 4096 x 2 -> 256 fp32
     python bench/triton_bench.py --kind gpu --torch    # GPU: PyTorch fp16 MLP 1024 -> 4096 x 4 -> 1024
+    bash bench/gpu_run.sh                              # the GPU run of issue 13 (see there)
     options: --concurrency 48 --duration 4 --repeat 3 --max-batch-size 64 --blas-threads 1 --hidden --layers
+             --server-cpus 0-7 --client-cpus 8-15 --client-procs 8 --warmup 1 --ready-timeout 180
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
+import signal
+import site
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# The bench needs components.triton.model_config (pydantic only), not the package's __init__,
+# which imports the TritonService side and, through components.gpu_pool, pulumi: register the
+# package without running it, so a GPU machine needs only numpy, torch, aiohttp and pydantic.
+if "components.triton" not in sys.modules:
+    _pkg = types.ModuleType("components.triton")
+    _pkg.__path__ = [str(ROOT / "components" / "triton")]
+    sys.modules["components.triton"] = _pkg
 
 import numpy as np  # noqa: E402
 
@@ -118,17 +135,86 @@ def model_ceiling_torch(sizes: dict, batch: int, device: str, seconds: float = 3
     return n / (time.perf_counter() - t0)
 
 
+# --- the client -----------------------------------------------------------------------------------
+
+
+def parse_cpus(text: str | None) -> set[int] | None:
+    """'0-7', '8-15', '0,2,4-6' -> a set of CPU ids (None for none given)."""
+    if not text:
+        return None
+    cpus: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def _client_init(cpus: set[int] | None) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def client_part(job: tuple) -> tuple[list[tuple[int, float]], float, float]:
+    """One client process's share: ([(status, latency_s)], measured seconds, CPU busy fraction)."""
+    url, model, body, headers, concurrency, duration, warmup, start_at = job
+    if start_at > time.time():
+        time.sleep(start_at - time.time())  # every process starts its warmup together
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    run = load.closed_loop(url, model, body, headers, concurrency=concurrency, duration_s=duration, warmup_s=warmup)
+    busy = (time.process_time() - cpu0) / max(1e-9, time.perf_counter() - wall0)
+    return [(r.status, r.latency_s) for r in run.results], run.duration_s, busy
+
+
+def stub_sys_path() -> list[str]:
+    """The python backend stub runs an isolated interpreter; the fixture model.py files add these to
+    its sys.path (GPUFLEET_TRITON_SYS_PATH): this interpreter's own site directories (a venv's), the
+    base installation's (where a --system-site-packages venv finds torch and numpy), the user site
+    and whatever else is on sys.path (.pth entries, Debian's dist-packages), less the standard
+    library and this repository."""
+    candidates = [sysconfig.get_paths()[k] for k in ("purelib", "platlib")] + list(sys.path)
+    if hasattr(site, "getsitepackages"):
+        candidates += site.getsitepackages()
+        if sys.prefix != sys.base_prefix and any(p in sys.path for p in site.getsitepackages([sys.base_prefix])):
+            candidates += site.getsitepackages([sys.base_prefix])
+    if site.ENABLE_USER_SITE:
+        candidates.append(site.getusersitepackages())
+    skip = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"), str(ROOT), str(ROOT / "bench")}
+    out: list[str] = []
+    for p in candidates:
+        if (p and p not in out and p not in skip and os.path.isdir(p) and not p.endswith(".zip")
+                and os.path.basename(p) != "lib-dynload"):
+            out.append(p)
+    return out
+
+
 # --- the run ------------------------------------------------------------------------------------
 
 
-def measure(server: TritonServer, model: str, body: bytes, headers: dict, concurrency: int, duration: float) -> dict:
+def measure(server: TritonServer, model: str, body: bytes, headers: dict, concurrency: int, duration: float,
+            warmup: float = 1.0, pool=None, procs: int = 1) -> dict:
+    """Closed loop at `concurrency`, in this process or split over `procs` processes of `pool`."""
     before = server.statistics(model)
-    run = load.closed_loop(server.url, model, body, headers, concurrency=concurrency, duration_s=duration, warmup_s=1.0)
+    if pool is None:
+        parts = [client_part((server.url, model, body, headers, concurrency, duration, warmup, 0.0))]
+    else:
+        shares = [concurrency // procs + (i < concurrency % procs) for i in range(procs)]
+        start_at = time.time() + 0.2
+        parts = pool.map(client_part, [(server.url, model, body, headers, c, duration, warmup, start_at)
+                                       for c in shares if c], chunksize=1)
     after = server.statistics(model)
-    s = load.summary(run.of(200))
+    ok = [lat * 1000 for results, _, _ in parts for status, lat in results if status == 200]
+    total = sum(len(results) for results, _, _ in parts)
     executions = max(1, after["execution_count"] - before["execution_count"])
-    return {"rps": run.throughput(200), "p50": s["p50_ms"], "p99": s["p99_ms"], "errors": len(run.results) - s["n"],
-            "batch": (after["inference_count"] - before["inference_count"]) / executions}
+    return {"rps": sum(sum(1 for st, _ in results if st == 200) / dur for results, dur, _ in parts if dur),
+            "p50": load.percentile(ok, 50), "p99": load.percentile(ok, 99), "errors": total - len(ok),
+            "batch": (after["inference_count"] - before["inference_count"]) / executions,
+            "client": 100 * max(busy for _, _, busy in parts)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,11 +233,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=None, help="hidden width (default 4096)")
     ap.add_argument("--layers", type=int, default=None, help="hidden layers (default 2 CPU / 4 GPU)")
     ap.add_argument("--ceiling-batch", type=int, default=256, help="batch size for the in-process model ceiling")
+    ap.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each measurement (default 1)")
+    ap.add_argument("--server-cpus", metavar="LIST", help="pin tritonserver (and its model stubs) to these CPUs, "
+                                                          "e.g. 0-7 (default: no pinning)")
+    ap.add_argument("--client-cpus", metavar="LIST", help="pin the load client to these CPUs, e.g. 8-15")
+    ap.add_argument("--client-procs", type=int, default=1,
+                    help="client processes sharing --concurrency (default 1: this process)")
+    ap.add_argument("--ready-timeout", type=float, default=180.0, help="seconds for the server to load the models")
+    ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for tritonserver and its stubs (repeatable), e.g. PYTHONHOME=/usr")
     ap.add_argument("--keep", action="store_true", help="keep the repository and server log")
     ap.add_argument("--ceiling-only", type=int, metavar="BATCH", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.kind == "gpu" and not args.torch:
         ap.error("--kind gpu needs --torch (the numpy MLP would run on the CPU)")
+    try:
+        server_cpus, client_cpus = parse_cpus(args.server_cpus), parse_cpus(args.client_cpus)
+    except ValueError:
+        ap.error("--server-cpus / --client-cpus take CPU lists like 0-7 or 0,2,4-6")
+    usable = os.sched_getaffinity(0)
+    for opt, cpus in (("--server-cpus", server_cpus), ("--client-cpus", client_cpus)):
+        if cpus and not cpus <= usable:
+            ap.error(f"{opt}: CPUs {sorted(cpus - usable)} are not available (this process may use {len(usable)})")
+    if args.client_procs < 1 or args.client_procs > args.concurrency:
+        ap.error("--client-procs must be between 1 and --concurrency")
+    if any("=" not in kv for kv in args.server_env):
+        ap.error("--server-env takes KEY=VALUE")
 
     dist = find_distribution()
     if dist is None:
@@ -177,10 +284,13 @@ def main(argv: list[str] | None = None) -> int:
             print(model_ceiling_numpy(sizes, args.ceiling_only))
         return 0
 
-    env: dict[str, str] = {}
+    # SIGTERM (e.g. from `timeout`) unwinds through the finally below: server and clients stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    env: dict[str, str] = {"GPUFLEET_TRITON_SYS_PATH": os.pathsep.join(stub_sys_path())}
     if args.blas_threads:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(args.blas_threads)
+    env.update(kv.split("=", 1) for kv in args.server_env)
 
     print(f"model: {'PyTorch fp16' if args.torch and args.kind == 'gpu' else 'numpy fp32'} MLP "
           f"{sizes['in_dim']} -> {sizes['hidden']} x {sizes['layers']} -> {sizes['out_dim']}, {kind}, "
@@ -188,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.repeat} x {args.duration:.0f} s each; machine: {os.cpu_count()} CPUs"
           + (f"; BLAS threads {args.blas_threads}" if args.blas_threads else "")
           + f"; load average before: {os.getloadavg()[0]:.2f}")
+    print(f"server CPUs: {args.server_cpus or 'any'}; client CPUs: {args.client_cpus or 'any'}, "
+          f"{args.client_procs} client process{'es' if args.client_procs > 1 else ''}; warmup {args.warmup:g} s")
 
     def in_process(batch: int) -> float:
         """The model's compute function alone, in a fresh process with the BLAS library's default
@@ -208,27 +320,52 @@ def main(argv: list[str] | None = None) -> int:
     names = write_repository(workdir / "repo", code, ours, noop)
     body, headers = load.infer_request(np.ones((1, sizes["in_dim"]), np.float32))
     runs: dict[str, list[dict]] = {k: [] for k in names}
-    server = TritonServer(workdir / "repo", env=env, workdir=workdir / "server", dist=dist)
+    server = TritonServer(workdir / "repo", env=env, workdir=workdir / "server", dist=dist,
+                          ready_timeout_s=args.ready_timeout)
+    pool = None
     try:
-        server.start()
+        t0 = time.perf_counter()
+        if server_cpus:  # tritonserver and the stubs it starts inherit this affinity
+            os.sched_setaffinity(0, server_cpus)
+        try:
+            server.start()
+        finally:
+            os.sched_setaffinity(0, client_cpus or usable)
+        version = server.get_json("/v2").get("version", "?")
+        print(f"tritonserver {version} ({dist.root}) ready in {time.perf_counter() - t0:.0f} s")
+        if args.client_procs > 1:
+            pool = multiprocessing.get_context("spawn").Pool(args.client_procs, _client_init, (client_cpus,))
+            deadline = time.monotonic() + 60  # every worker up (spawned, bench imported) before measuring
+            while len(set(pool.map(_pid_after, [0.05] * 4 * args.client_procs, chunksize=1))) < args.client_procs:
+                if time.monotonic() > deadline:
+                    raise SystemExit("client processes did not start")
         for r in range(args.repeat):
             for label, model in names.items():  # interleaved, so drift hits every config alike
-                runs[label].append(measure(server, model, body, headers, args.concurrency, args.duration))
-            print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]['rps']:,.0f}/s" for k, v in runs.items()))
+                runs[label].append(measure(server, model, body, headers, args.concurrency, args.duration,
+                                           args.warmup, pool, args.client_procs))
+            print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]['rps']:,.0f}/s" for k, v in runs.items()), flush=True)
+    except BaseException:
+        if server.proc is not None:
+            print(f"--- tritonserver log (tail) ---\n{server.log_tail(40)}", file=sys.stderr)
+        raise
     finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         server.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    med = {k: {m: statistics.median(x[m] for x in v) for m in ("rps", "p50", "p99", "errors", "batch")}
+    med = {k: {m: statistics.median(x[m] for x in v) for m in ("rps", "p50", "p99", "errors", "batch", "client")}
            for k, v in runs.items()}
     limit = min(ceiling, med["noop"]["rps"])
     print(f"\n{'config':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs default':>12}{'% of limit':>12}"
-          f"{'avg batch':>11}")
+          f"{'avg batch':>11}{'client CPU':>12}")
     for label in ("default", "docs", "ours", "noop"):
         m = med[label]
         print(f"{label:<10}{m['rps']:>10,.0f}{m['p50']:>10.1f}{m['p99']:>10.1f}"
               f"{m['rps'] / med['default']['rps']:>11.2f}x{100 * m['rps'] / limit:>11.0f}%{m['batch']:>11.1f}"
+              f"{m['client']:>11.0f}%"
               + (f"   ({m['errors']:.0f} errors)" if m["errors"] else ""))
     o, d, docs = med["ours"], med["default"], med["docs"]
     print(f"\nlimit = min(model ceiling {ceiling:,.0f}, serving ceiling {med['noop']['rps']:,.0f}) = {limit:,.0f} req/s "
@@ -244,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for what, value, target, shown in goals:
         print(f"  ours {what:<30} {shown:>22}  {'met' if value >= target else 'NOT met'}")
+    print(f"\nsummary: {code} hidden {sizes['hidden']} x {sizes['layers']}, {kind}: default {d['rps']:,.0f}, "
+          f"docs {docs['rps']:,.0f}, ours {o['rps']:,.0f} req/s (p99 {d['p99']:.1f} / {docs['p99']:.1f} / "
+          f"{o['p99']:.1f} ms); model ceiling {ceiling:,.0f}, serving ceiling {med['noop']['rps']:,.0f}; "
+          f"ours/default {o['rps'] / d['rps']:.2f}x, ours/docs {o['rps'] / docs['rps']:.2f}x, "
+          f"ours/limit {100 * o['rps'] / limit:.0f}%")
     return 0
 
 
