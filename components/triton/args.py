@@ -446,8 +446,9 @@ class ServingPlan:
     queue_to_compute_target: float
     # window name -> burst HPA minimum during the window
     window_burst_min: dict[str, int]
-    # burst/canary pods' shutdown (fitted to the spot window); floor pods use the spec's values
-    burst_shutdown: ShutdownBudget | None = None
+    # floor pods stop as configured; burst/canary pods (spot-preferring) fitted to the spot window
+    floor_shutdown: ShutdownBudget
+    burst_shutdown: ShutdownBudget
 
     @property
     def canary_share_at_min(self) -> float:
@@ -492,7 +493,9 @@ def plan_serving(spec: ServingSpec, pool: PoolFacts, environment: str,
         canary_replicas=canary, grace_seconds=grace_seconds(spec),
         startup_failure_threshold=math.ceil(spec.startup_timeout_seconds / STARTUP_PERIOD_SECONDS),
         queue_to_compute_target=spec.hpa.target_queue_to_compute or queue_to_compute_target,
-        window_burst_min=windows, burst_shutdown=spot_shutdown(spec, pool),
+        window_burst_min=windows,
+        floor_shutdown=ShutdownBudget(spec.drain_seconds, spec.exit_timeout_seconds, grace_seconds(spec)),
+        burst_shutdown=spot_shutdown(spec, pool),
     )
 
 

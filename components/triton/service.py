@@ -45,7 +45,6 @@ from .args import (
     TRITON_UID,
     ServingPlan,
     ServingSpec,
-    ShutdownBudget,
     Track,
     TritonServiceArgs,
     plan_serving,
@@ -233,7 +232,7 @@ class TritonService(pulumi.ComponentResource):
             "burstMaxReplicas": self.plan.burst_max,
             "canaryReplicas": self.plan.canary_replicas,
             # burst/canary pods' preStop, exit timeout and grace, fitted to the pool's spot window
-            "burstShutdown": self.plan.burst_shutdown.to_json() if self.plan.burst_shutdown else None,
+            "burstShutdown": self.plan.burst_shutdown.to_json(),
             "canaryWeightPercent": spec.canary.weight_percent if "canary" in self.tracks else 0,
             "images": self.images,
             "modelRepositories": self.model_repositories,
@@ -308,8 +307,7 @@ class TritonService(pulumi.ComponentResource):
         args, spec, plan = self.args, self.args.spec, self.plan
         # Floor pods run on reserved/on-demand nodes; burst and canary pods prefer spot, where the
         # shutdown must fit what a reclaimed node leaves (ServingPlan.burst_shutdown).
-        stop = (plan.burst_shutdown if role != "floor" and plan.burst_shutdown is not None
-                else ShutdownBudget(spec.drain_seconds, spec.exit_timeout_seconds, plan.grace_seconds))
+        stop = plan.floor_shutdown if role == "floor" else plan.burst_shutdown
         labels = {**self._pod_labels(role, track.name), **args.store.pod_labels}
         resources = {"cpu": quantity_cpu(spec.cpu), "memory": quantity_gib(spec.memory_gib),
                      "nvidia.com/gpu": str(spec.gpus_per_replica), "ephemeral-storage": f"{spec.scratch_gib}Gi"}

@@ -91,14 +91,12 @@ def _serving(run: ProgramRun, cfg: Any) -> Any:
         chosen = select_pool(region.serving, plans)
         facts = PoolFacts.from_plan(plans[chosen])
         sp = plan_serving(region.serving, facts, cfg.environment)
-        spec = region.serving
         out.append({
-            "region": region.name, "service": spec.name, "pool": chosen, "cloud": region.cloud,
+            "region": region.name, "service": region.serving.name, "pool": chosen, "cloud": region.cloud,
             "floorReplicas": sp.floor_replicas, "burstReplicas": [sp.burst_min, sp.burst_max],
             "spotNoticeSeconds": facts.spot_notice_seconds if facts.spot_max_nodes else None,
-            "floorShutdown": {"drainSeconds": spec.drain_seconds, "exitTimeoutSeconds": spec.exit_timeout_seconds,
-                              "graceSeconds": sp.grace_seconds},
-            "burstShutdown": sp.burst_shutdown.to_json() if sp.burst_shutdown else None,
+            "floorShutdown": sp.floor_shutdown.to_json(),
+            "burstShutdown": sp.burst_shutdown.to_json(),
         })
     return out
 
@@ -106,7 +104,7 @@ def _serving(run: ProgramRun, cfg: Any) -> Any:
 def _render_serving(section: Any) -> str:
     lines = [f"serving: {len(section)} service(s)"]
     for s in section:
-        f, b = s["floorShutdown"], s["burstShutdown"] or s["floorShutdown"]
+        f, b = s["floorShutdown"], s["burstShutdown"]
         lines.append(f"  {s['region']}/{s['service']} on pool {s['pool']}: floor {s['floorReplicas']}, burst "
                      f"{s['burstReplicas'][0]}..{s['burstReplicas'][1]}")
         lines.append(f"    shutdown floor: preStop {f['drainSeconds']} s + exit {f['exitTimeoutSeconds']} s, "
