@@ -312,7 +312,10 @@ def _pool_problems(env: str, i: int, r: RegionConfig) -> tuple[list[Problem], di
         if pool.name in seen:
             problems.append(Problem(path=f"{where}.name", value=pool.name, allowed=f"a name not used by gpu_pools[{seen[pool.name]}]"))
         seen.setdefault(pool.name, j)
-        plan, found = plan_pool(r.cloud, r.region, env, pool, cluster_zones(r), zone_ids=r.aws_zone_ids)
+        engine, keep = (r.cluster.create.capacity_engine, r.cluster.create.keep_node_groups) \
+            if r.cluster.create is not None else ("node_groups", False)
+        plan, found = plan_pool(r.cloud, r.region, env, pool, cluster_zones(r), zone_ids=r.aws_zone_ids,
+                                engine=engine, keep_node_groups=keep)
         plans.setdefault(pool.name, plan)
         problems += [Problem(path=f"{where}.{rel}", value=value, allowed=allowed) for rel, value, allowed in found]
         problems += _attach_problems(i, r, pool, where)
@@ -341,7 +344,10 @@ def _partial_pool_problems(env: str, i: int, item: Any) -> list[Problem]:
             continue
         ids = item.get("aws_zone_ids")
         ids = ids if isinstance(ids, dict) and all(isinstance(v, str) for v in ids.values()) else None
-        _, found = plan_pool(cloud, region, env, pool, zones, zone_ids=ids)
+        engine = create.get("capacity_engine") if isinstance(create, dict) else None
+        engine = engine if engine in ("karpenter", "node_auto_provisioning") else "node_groups"
+        _, found = plan_pool(cloud, region, env, pool, zones, zone_ids=ids, engine=engine,
+                             keep_node_groups=bool(create.get("keep_node_groups")) if isinstance(create, dict) else False)
         out += [Problem(path=f"{ROOT}.regions[{i}].gpu_pools[{j}].{rel}", value=v, allowed=a) for rel, v, a in found]
     return out
 

@@ -330,8 +330,9 @@ def pool_plans(cfg: PlatformConfig, region: RegionConfig) -> list:
     """The region's decided pools (config validation already guaranteed they resolve)."""
     plans = []
     for pool in region.gpu_pools:
+        engine, keep = capacity_engine(region.cluster)
         plan, problems = plan_pool(region.cloud, region.region, cfg.environment, pool, cluster_zones(region),
-                                   zone_ids=region.aws_zone_ids)
+                                   zone_ids=region.aws_zone_ids, engine=engine, keep_node_groups=keep)
         assert plan is not None, problems
         plans.append(plan)
     return plans
@@ -342,21 +343,39 @@ def cluster_autoscaler_choice(spec: Any) -> str:
     return spec.adopt.cluster_autoscaler if spec.adopt is not None else "install"
 
 
+def capacity_engine(spec: Any) -> tuple[str, bool]:
+    """(engine, keep_node_groups) of a cluster spec; adopted clusters keep node_groups."""
+    if spec.create is None:
+        return "node_groups", False
+    return spec.create.capacity_engine, spec.create.keep_node_groups
+
+
 def _gpu_pools(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags: dict[str, str]):
     if not region.gpu_pools:
         return []
     from components.gpu_pool import GpuClusterAddons, GpuClusterAddonsArgs, GpuNodePool, GpuNodePoolArgs
 
     opts = pulumi.ResourceOptions(providers=[provider, cluster.target.provider])
+    engine, keep = capacity_engine(region.cluster)
+    controller = None
+    if engine == "karpenter":
+        from components.gpu_pool.karpenter.aws import KarpenterController, KarpenterControllerArgs
+
+        controller = KarpenterController(
+            f"{region.name}-karpenter",
+            KarpenterControllerArgs(target=cluster.target, cluster=cluster.build, tags=tags), opts=opts)
     pools: list = []
     for plan in pool_plans(cfg, region):
         after = [*cluster.build.node_pools, *(r for p in pools for r in p.build.native_pools.values())]
         pools.append(GpuNodePool(f"{region.name}-{plan.name}",
-                                 GpuNodePoolArgs(plan=plan, tags=tags, cluster=cluster.build, after=after), opts=opts))
+                                 GpuNodePoolArgs(plan=plan, tags=tags, cluster=cluster.build, after=after,
+                                                 engine=engine, keep_node_groups=keep, target=cluster.target,
+                                                 karpenter=controller), opts=opts))
     GpuClusterAddons(
         f"{region.name}-gpu-addons",
         GpuClusterAddonsArgs(pools=pools, target=cluster.target, cluster=cluster.build, tags=tags,
-                             environment=cfg.environment, cluster_autoscaler=cluster_autoscaler_choice(region.cluster)),
+                             environment=cfg.environment, cluster_autoscaler=cluster_autoscaler_choice(region.cluster),
+                             engine=engine, keep_node_groups=keep),
         opts=opts,
     )
     return pools

@@ -12,7 +12,7 @@ from typing import Any
 from datetime import datetime, timedelta, timezone
 
 from components.gpu_pool.args import GpuPoolSpec, Reservation, capacity_issues, resolve_capacity
-from components.gpu_pool.support import field_support_issues
+from components.gpu_pool.support import engine_support_issues, field_support_issues
 from components.gpu_pool.plan_types import CapacityRange, InstanceOffer, PoolCapacity, PoolPlan, PriceQuote
 from components.gpu_pool.planner import CapacityPlan, CostEstimate, Prices, Range, estimate_cost, plan_capacity
 
@@ -32,15 +32,16 @@ RESERVATION_ID = {
 MAX_AKS_SPOT_SIZES = 9  # pool names <pool>s, <pool>s2 .. <pool>s9 fit AKS's 12 characters
 
 
-def _cloud_rules(cloud: str, pool: GpuPoolSpec) -> list[Problem]:
-    # Fields this cloud would ignore are refused (components.gpu_pool.support.FIELD_SUPPORT).
-    out: list[Problem] = list(field_support_issues(cloud, pool))
+def _cloud_rules(cloud: str, pool: GpuPoolSpec, engine: str = "node_groups", keep: bool = False) -> list[Problem]:
+    # Fields this cloud (or its capacity engine) would ignore are refused
+    # (components.gpu_pool.support.FIELD_SUPPORT / ENGINE_SUPPORT).
+    out: list[Problem] = list(field_support_issues(cloud, pool)) + list(engine_support_issues(engine, pool))
     res = pool.capacity.reservation
     if res is not None:
         pattern, allowed = RESERVATION_ID[cloud]
         if not pattern.match(res.id):
             out.append(("capacity.reservation.id", res.id, allowed))
-    if cloud == "aws" and pool.update.max_surge > 1:
+    if cloud == "aws" and pool.update.max_surge > 1 and (engine == "node_groups" or keep):
         # EKS surges by its own rule (up to twice the zone count, or max unavailable): the only
         # choice a node group takes is whether to surge (update strategy DEFAULT) or not (MINIMAL).
         out.append(("update.max_surge", pool.update.max_surge,
@@ -183,13 +184,21 @@ def _capacity_block_problems(region: str, pool: GpuPoolSpec, res: Reservation, b
 
 
 def plan_pool(cloud: str, region: str, environment: str, pool: GpuPoolSpec, default_zones: list[str], *,
-              zone_ids: dict[str, str] | None = None, now: datetime | None = None) -> tuple[PoolPlan | None, list[Problem]]:
+              zone_ids: dict[str, str] | None = None, now: datetime | None = None, engine: str = "node_groups",
+              keep_node_groups: bool = False) -> tuple[PoolPlan | None, list[Problem]]:
     """Decide one pool, or return every problem found (paths relative to the pool).
 
     ``zone_ids`` (AWS): the account's zone-name -> AZ-ID mapping; with it every zone is checked
     against the AZ IDs offering the type, without it the plan says which zone names it could not
-    check. ``now`` (default: the current UTC time) dates Capacity Block checks."""
-    problems: list[Problem] = list(capacity_issues(pool, environment)) + _cloud_rules(cloud, pool)
+    check. ``now`` (default: the current UTC time) dates Capacity Block checks. ``engine`` is the
+    cluster's capacity engine (node_groups, karpenter, node_auto_provisioning); with
+    ``keep_node_groups`` the pool's node groups run beside it, so their rules apply too."""
+    from components.cluster.args import ENGINES
+
+    if engine not in ENGINES.get(cloud, ()):
+        engine, keep_node_groups = "node_groups", False  # the cluster's own check reports the engine
+    problems: list[Problem] = list(capacity_issues(pool, environment)) + _cloud_rules(cloud, pool, engine, keep_node_groups)
+    groups = engine == "node_groups" or keep_node_groups
     if not catalog.known_region(cloud, region):
         return None, problems + [("gpu.model", pool.gpu.model, f"a region in the {cloud} GPU catalog (not {region})")]
     inst, found = _choose_instance(cloud, region, pool)
@@ -233,7 +242,7 @@ def plan_pool(cloud: str, region: str, environment: str, pool: GpuPoolSpec, defa
         elif (extra.gpu_model, extra.gpus) != (inst.gpu_model, inst.gpus):
             problems.append((at, t, f"a type with the pool's GPUs, {inst.gpus} x {inst.gpu_model} per node ({t} has "
                              f"{extra.gpus} x {extra.gpu_model}): {[o.instance_type for o in same] or 'none other in the catalog'}"))
-        elif cloud == "aws" and (extra.vcpu, extra.memory_gib) != (inst.vcpu, inst.memory_gib):
+        elif cloud == "aws" and groups and (extra.vcpu, extra.memory_gib) != (inst.vcpu, inst.memory_gib):
             # One EKS node group holds every spot type; the cluster autoscaler builds its template
             # node from one of them, so mixed shapes break scale-up decisions and bin packing.
             alike = [o.instance_type for o in same if (o.vcpu, o.memory_gib) == (inst.vcpu, inst.memory_gib)]
@@ -277,9 +286,14 @@ def plan_pool(cloud: str, region: str, environment: str, pool: GpuPoolSpec, defa
         # autoscaler fills it) and is scaled to zero before the end: its nodes are no floor.
         reserved, floor = CapacityRange(min=0, max=cp.reserved.max), cp.floor - cp.reserved.max
         drain_at = res.ends_at - timedelta(minutes=res.drain_before_end_minutes)
-        notes.append(f"Capacity Block {res.id}: {cp.reserved.max} node(s) while the block is active, scaled to zero at "
-                     f"{drain_at.isoformat()} ({res.drain_before_end_minutes} min before it ends at "
-                     f"{res.ends_at.isoformat()}); not part of the floor, and paid for whole: $/h at min includes them")
+        if not groups:
+            notes.append(f"Capacity Block {res.id}: {cp.reserved.max} node(s) while the block is active; Karpenter "
+                         f"drains them when EC2 marks the block expiring before its end at {res.ends_at.isoformat()} "
+                         "(its interruption queue); not part of the floor, and paid for whole: $/h at min includes them")
+        else:
+            notes.append(f"Capacity Block {res.id}: {cp.reserved.max} node(s) while the block is active, scaled to zero "
+                         f"at {drain_at.isoformat()} ({res.drain_before_end_minutes} min before it ends at "
+                         f"{res.ends_at.isoformat()}); not part of the floor, and paid for whole: $/h at min includes them")
     price = catalog.price(cloud, region, main, res.commitment if res else "none")
     if res is not None and res.commitment != "none" and (price is None or price.reserved in (None, price.on_demand)):
         # A commitment the catalog records no discount for would change nothing: refused.
@@ -303,7 +317,27 @@ def plan_pool(cloud: str, region: str, environment: str, pool: GpuPoolSpec, defa
         spot_notice_seconds=catalog.spot_notice_seconds(cloud),
         spot_shutdown_seconds=catalog.spot_pod_shutdown_seconds(cloud), notes=list(dict.fromkeys(notes)),
     )
+    if engine != "node_groups":
+        found = engine_limit_problems(plan, pool)
+        if found:
+            return None, found
     return plan, []
+
+
+def engine_limit_problems(plan: PoolPlan, pool: GpuPoolSpec) -> list[Problem]:
+    """Karpenter/NAP: the NodePools' GPU limits must hold the floor once every spot node is gone
+    (the NodePools have no minimum: only their limits and budgets keep the floor)."""
+    from components.gpu_pool.karpenter import GPU_RESOURCE, floor_after_spot_loss, node_pools
+
+    docs = node_pools(plan, "aws" if plan.cloud == "aws" else "azure")
+    kept = floor_after_spot_loss(docs, plan.instance.gpus)
+    need = max(plan.capacity.floor, pool.serving_min_nodes)
+    if kept >= need:
+        return []
+    limits = {d.name: d.spec["limits"][GPU_RESOURCE] for d in docs}
+    return [("capacity.max_nodes", plan.capacity_input.max_nodes,
+             f"NodePool limits that hold the floor: the non-spot NodePools' {GPU_RESOURCE} limits {limits} keep "
+             f"{kept} node(s) after losing every spot node, the floor needs {need}")]
 
 
 def pool_cost(plan: PoolPlan) -> CostEstimate | None:
@@ -389,3 +423,51 @@ def render_capacity(section: dict[str, Any]) -> str:
             lines.append(f"  prices {r['instanceType']} ({r['cloudRegion']}): none in the catalog")
         lines += [f"  note: {n}" for n in r.get("notes", [])]
     return "\n".join(dict.fromkeys(lines)) + "\n"
+
+
+ENGINE_TEXT = {
+    "node_groups": {"aws": "EKS managed node groups + cluster autoscaler (priority expander)",
+                    "gcp": "GKE node pools + the GKE autoscaler (ComputeClass priorities)",
+                    "azure": "AKS agent pools + the AKS cluster autoscaler (priority expander)"},
+    "karpenter": {"aws": "Karpenter {version} NodePools + EC2NodeClass, interruption queue"},
+    "node_auto_provisioning": {"azure": "AKS node auto-provisioning NodePools + AKSNodeClass"},
+}
+
+
+def engine_section(cfg: Any) -> list[dict[str, Any]]:
+    """Per region: the capacity engine and, for Karpenter/NAP, each pool's NodePools (weight, GPU
+    limit) and the nodes the pool keeps after losing every spot node."""
+    from components.gpu_pool.karpenter import GPU_RESOURCE, KARPENTER_VERSION, floor_after_spot_loss, node_pools
+    from infra.platform import capacity_engine, pool_plans
+
+    out = []
+    for region in cfg.regions:
+        engine, keep = capacity_engine(region.cluster)
+        entry: dict[str, Any] = {"region": region.name, "cloud": region.cloud, "engine": engine,
+                                 "keepNodeGroups": keep,
+                                 "text": ENGINE_TEXT[engine][region.cloud].format(version=KARPENTER_VERSION),
+                                 "pools": []}
+        if engine != "node_groups":
+            for plan in pool_plans(cfg, region):
+                docs = node_pools(plan, "aws" if region.cloud == "aws" else "azure")
+                entry["pools"].append({
+                    "pool": plan.name,
+                    "nodePools": [{"name": d.name, "capacityType": d.capacity_type, "weight": d.spec["weight"],
+                                   "gpuLimit": int(d.spec["limits"][GPU_RESOURCE])} for d in docs],
+                    "floor": plan.capacity.floor,
+                    "keptAfterSpotLoss": floor_after_spot_loss(docs, plan.instance.gpus),
+                })
+        out.append(entry)
+    return out
+
+
+def render_engines(section: list[dict[str, Any]]) -> str:
+    lines = ["capacity engines (what provisions the GPU nodes)"]
+    for e in section:
+        keep = "; node groups kept during the migration" if e["keepNodeGroups"] else ""
+        lines.append(f"  {e['region']}: {e['engine']} - {e['text']}{keep}")
+        for p in e["pools"]:
+            pools = ", ".join(f"{n['name']} (weight {n['weight']}, {n['gpuLimit']} GPU)" for n in p["nodePools"])
+            lines.append(f"    {p['pool']}: {pools}; floor {p['floor']}, kept after losing every spot node "
+                         f"{p['keptAfterSpotLoss']}")
+    return "\n".join(lines) + "\n"

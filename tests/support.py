@@ -106,7 +106,11 @@ def custom_resource_schemas() -> dict[tuple[str, str], dict]:
              ("gateway.networking.k8s.io/v1", "GRPCRoute"): "gateway.networking.k8s.io_v1_grpcroute.json",
              ("gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"): "envoy_gateway.envoyproxy.io_v1alpha1_envoyproxy.json",
              ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"):
-                 "envoy_gateway.envoyproxy.io_v1alpha1_backendtrafficpolicy.json"}
+                 "envoy_gateway.envoyproxy.io_v1alpha1_backendtrafficpolicy.json",
+             # Whole published schemas (Karpenter v1.14.1 / karpenter-provider-azure v1.14.2).
+             ("karpenter.sh/v1", "NodePool"): "karpenter.sh_v1_nodepool.json",
+             ("karpenter.k8s.aws/v1", "EC2NodeClass"): "karpenter.k8s.aws_v1_ec2nodeclass.json",
+             ("karpenter.azure.com/v1beta1", "AKSNodeClass"): "karpenter.azure.com_v1beta1_aksnodeclass.json"}
     for key, filename in files.items():
         path = CRD_DIR / filename
         if path.exists():

@@ -87,6 +87,9 @@ class KubernetesCluster(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        if args.cloud == "azure" and args.spec.create is not None \
+                and args.spec.create.capacity_engine == "node_auto_provisioning":
+            impl.nap_general_pool(self, name, args, provider, built)
         self.target = KubernetesTarget(
             provider=provider,
             cluster_name=self.cluster_name,

@@ -236,6 +236,15 @@ class AzureClusterOptions(Args):
         return sorted(set(v))
 
 
+CapacityEngine = Literal["node_groups", "karpenter", "node_auto_provisioning"]
+# Engines each cloud offers; node_groups (the cloud's node groups/pools + cluster autoscaler) everywhere.
+ENGINES: dict[str, tuple[str, ...]] = {
+    "aws": ("node_groups", "karpenter"),
+    "gcp": ("node_groups",),
+    "azure": ("node_groups", "node_auto_provisioning"),
+}
+
+
 class ClusterCreate(Args):
     """Create a managed cluster (EKS, GKE or AKS) with secure defaults."""
 
@@ -273,6 +282,21 @@ class ClusterCreate(Args):
     aws: AwsClusterOptions | None = Field(None, description="EKS-only settings; only allowed when cloud is aws.")
     gcp: GcpClusterOptions | None = Field(None, description="GKE-only settings; only allowed when cloud is gcp.")
     azure: AzureClusterOptions | None = Field(None, description="AKS-only settings; only allowed when cloud is azure.")
+    capacity_engine: CapacityEngine = Field(
+        "node_groups",
+        description="What provisions the GPU nodes. node_groups (default, every cloud): EKS managed node groups, GKE "
+        "node pools or AKS agent pools scaled by the cluster autoscaler. karpenter (AWS): Karpenter 1.14 NodePools and "
+        "an EC2NodeClass per pool, Karpenter installed by gpufleet with its interruption queue. "
+        "node_auto_provisioning (Azure): AKS node auto-provisioning (managed Karpenter) NodePools and an "
+        "AKSNodeClass per pool; the system and general agent pools become fixed-size. The capacity mix, floor and "
+        "cost are the same for every engine.",
+    )
+    keep_node_groups: bool = Field(
+        False,
+        description="AWS, while moving an existing cluster from node_groups to karpenter: keep the GPU node groups "
+        "(and their floor) running beside the new NodePools until the workloads have moved, then set it back to "
+        "false. Default false.",
+    )
 
     @field_validator("public_access_cidrs")
     @classmethod
@@ -384,7 +408,8 @@ def system_pool_size(create: ClusterCreate, cloud: str) -> NodePoolSize:
         role="system",
         instance_type=pool.instance_type or DEFAULT_SYSTEM_INSTANCE_TYPE[cloud],
         min_nodes=pool.min_nodes * per_zone,
-        max_nodes=pool.max_nodes * per_zone,
+        # AKS NAP allows fixed-size agent pools only: the system pool stays at its minimum.
+        max_nodes=(pool.min_nodes if create.capacity_engine == "node_auto_provisioning" else pool.max_nodes) * per_zone,
         zone_count=zones,
         disk_size_gib=pool.disk_size_gib,
         taints=(AKS_SYSTEM_POOL_TAINT,) if cloud == "azure" else (),
@@ -451,6 +476,20 @@ def cluster_issues(spec: ClusterSpec, cloud: Cloud, region: str, environment: st
                 issues.append((f"create.zones[{i}]", z, f"a zone of region {region} (e.g. {region}-a / {region}a)"))
         if cloud == "aws" and c.network.new is not None and len(c.zones) < 2:
             issues.append(("create.zones", c.zones, "at least two zones of the region (EKS needs subnets in two AZs)"))
+        if c.capacity_engine not in ENGINES[cloud]:
+            issues.append(("create.capacity_engine", c.capacity_engine,
+                           f"an engine {cloud} offers: {' | '.join(ENGINES[cloud])} (karpenter is AWS only, "
+                           "node_auto_provisioning Azure only)"))
+        if c.keep_node_groups and (c.capacity_engine != "karpenter" or cloud != "aws"):
+            issues.append(("create.keep_node_groups", True,
+                           "false unless capacity_engine is karpenter on AWS (AKS refuses autoscaling agent pools once "
+                           "node auto-provisioning is on, so they cannot run side by side)"))
+        if cloud == "azure" and c.capacity_engine == "node_auto_provisioning":
+            policy = (c.azure or AzureClusterOptions()).network_policy
+            if policy != "cilium":
+                issues.append(("create.azure.network_policy", policy,
+                               "cilium with node_auto_provisioning (AKS NAP needs Azure CNI overlay with the Cilium "
+                               "dataplane; it does not support Calico)"))
         ex = c.network.existing
         if ex is not None and cloud in ("gcp", "azure") and len(ex.subnet_ids) != 1:
             issues.append(("create.network.existing.subnet_ids", ex.subnet_ids, f"exactly one subnet on {cloud}"))

@@ -56,6 +56,9 @@ def plan_subnets(vpc_cidr: str, zones: list[str]) -> list[ZoneSubnets]:
     return [ZoneSubnets(z, str(slots[i]), str(public[i])) for i, z in enumerate(zones)]
 
 
+KARPENTER_DISCOVERY_TAG = "karpenter.sh/discovery"
+
+
 def partition(region: str) -> str:
     """AWS partition of a region, for building ARNs of AWS-managed policies without an invoke."""
     if region.startswith("cn-"):
@@ -105,6 +108,13 @@ def _network(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs) ->
     if new is None:
         ex = create.network.existing
         assert ex is not None
+        if create.capacity_engine == "karpenter":
+            # Karpenter selects node subnets by tag; on subnets gpufleet does not manage, a
+            # standalone tag (the subnet's other tags stay untouched).
+            for sid in ex.subnet_ids:
+                aws.ec2.Tag(f"{name}-discovery-{sid}",
+                            aws.ec2.TagArgs(resource_id=sid, key=KARPENTER_DISCOVERY_TAG, value=args.cluster_name),
+                            opts=pulumi.ResourceOptions(parent=parent))
         return _Network(pulumi.Output.from_input(ex.network_id), [pulumi.Output.from_input(s) for s in ex.subnet_ids])
 
     opts = pulumi.ResourceOptions(parent=parent)
@@ -131,6 +141,8 @@ def _network(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs) ->
     )
 
     plan = plan_subnets(new.cidr, list(create.zones))
+    # Karpenter selects the nodes' subnets by this tag (EC2NodeClass subnetSelectorTerms).
+    discovery = {KARPENTER_DISCOVERY_TAG: cn} if create.capacity_engine == "karpenter" else {}
     # Prod pays for a NAT per zone so losing one zone does not cut egress for the others; dev and
     # staging share one NAT in the first zone.
     per_zone_nat = args.environment == "prod"
@@ -169,7 +181,7 @@ def _network(parent: pulumi.Resource, name: str, args: KubernetesClusterArgs) ->
                 availability_zone=z.zone,
                 cidr_block=z.private_cidr,
                 map_public_ip_on_launch=False,
-                tags=tags(f"private-{z.zone}", {"kubernetes.io/role/internal-elb": "1"}),
+                tags=tags(f"private-{z.zone}", {"kubernetes.io/role/internal-elb": "1", **discovery}),
             ),
             opts=opts,
         )
@@ -348,6 +360,16 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
             ),
             opts=opts,
+        )
+
+    if c.capacity_engine == "karpenter":
+        # Karpenter's nodes join the security group EKS created for the cluster (as managed node
+        # groups' nodes do), selected by tag; EKS owns the group, so a standalone tag.
+        aws.ec2.Tag(
+            f"{name}-sg-discovery",
+            aws.ec2.TagArgs(resource_id=cluster.vpc_config.cluster_security_group_id, key=KARPENTER_DISCOVERY_TAG,
+                            value=args.cluster_name),
+            opts=pulumi.ResourceOptions(parent=parent),
         )
 
     system = system_pool_size(c, "aws")

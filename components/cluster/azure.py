@@ -182,6 +182,7 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
     assert c is not None
     az = c.azure or AzureClusterOptions()
     prod = args.environment == "prod"
+    nap = c.capacity_engine == "node_auto_provisioning"
     tags = dict(sorted(args.tags.items()))
     loc = args.region
     child = pulumi.ResourceOptions(parent=parent)
@@ -381,6 +382,11 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         # kube-system/cluster-autoscaler-priority-expander ConfigMap (GPU pools: reserved, then
         # spot, then on-demand). Without that ConfigMap it falls back to random.
         auto_scaler_profile=cs.ManagedClusterPropertiesAutoScalerProfileArgs(expander=cs.Expander.PRIORITY),
+        # node_auto_provisioning: AKS runs Karpenter and serves its CRDs; no default NodePools (each
+        # would launch any VM size for any pending pod), gpufleet writes its own.
+        node_provisioning_profile=cs.ManagedClusterNodeProvisioningProfileArgs(
+            mode=cs.NodeProvisioningMode.AUTO, default_node_pools=cs.NodeProvisioningDefaultNodePools.NONE,
+        ) if nap else None,
         auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
             upgrade_channel=cs.UpgradeChannel.PATCH,
             node_os_upgrade_channel=cs.NodeOSUpgradeChannel.NODE_IMAGE,
@@ -393,10 +399,12 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
                 os_type=cs.OSType.LINUX,
                 vm_size=pool.instance_type or DEFAULT_SYSTEM_INSTANCE_TYPE["azure"],
                 orchestrator_version=c.version,
-                enable_auto_scaling=True,
+                # NAP: AKS refuses autoscaling agent pools ("fixed size node pools can still be
+                # created, but autoscaling node pools cannot be"), so the pool keeps its minimum.
+                enable_auto_scaling=not nap,
                 count=pool.min_nodes,
-                min_count=pool.min_nodes,
-                max_count=pool.max_nodes,
+                min_count=None if nap else pool.min_nodes,
+                max_count=None if nap else pool.max_nodes,
                 os_disk_size_gb=pool.disk_size_gib,
                 availability_zones=list(c.zones) or None,
                 vnet_subnet_id=subnet_id,
@@ -430,10 +438,11 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         os_type=cs.OSType.LINUX,
         vm_size=size.instance_type,
         orchestrator_version=c.version,
-        enable_auto_scaling=True,
+        # NAP: fixed at the minimum; the cluster's `general` NodePool adds nodes above it.
+        enable_auto_scaling=not nap,
         count=size.min_nodes,
-        min_count=size.min_nodes,
-        max_count=size.max_nodes,
+        min_count=None if nap else size.min_nodes,
+        max_count=None if nap else size.max_nodes,
         os_disk_size_gb=size.disk_size_gib,
         availability_zones=list(c.zones) or None,
         vnet_subnet_id=subnet_id,
@@ -547,4 +556,40 @@ def adopt(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterAr
         resource_group_name=pulumi.Output.from_input(a.resource_group),
         cluster_id=found.id,
         control_plane_principal_id=found.identity.apply(lambda ident: adopted_principal(a.name, ident)),
+    )
+
+
+def nap_general_pool(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterArgs,
+                     provider: pulumi.ProviderResource, built: ClusterBuild) -> None:
+    """node_auto_provisioning: the general agent pool is fixed at its minimum; a NAP NodePool
+    (same VM size, on-demand, untainted) adds nodes above it up to its maximum."""
+    import pulumi_kubernetes as k8s
+
+    from ..gpu_pool.karpenter import AKSNODECLASS_API, GENERAL_NODE_POOL, NODEPOOL_API, general_node_pool
+
+    c = args.spec.create
+    assert c is not None
+    size = general_pool_size(c, "azure", args.environment)
+    spec = general_node_pool(vm_size=size.instance_type, min_nodes=size.min_nodes, max_nodes=size.max_nodes,
+                             zones=list(c.zones), region=args.region, labels=dict(size.labels))
+    if spec is None:
+        return
+    deps = [built.cluster_resource] if built.cluster_resource is not None else []
+    labels = {"app.kubernetes.io/managed-by": "gpufleet", "gpufleet.io/pool": GENERAL_NODE_POOL}
+    node_class = k8s.apiextensions.CustomResource(
+        f"{name}-general-nodeclass",
+        api_version=AKSNODECLASS_API,
+        kind="AKSNodeClass",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=GENERAL_NODE_POOL, labels=labels),
+        spec={"imageFamily": "Ubuntu2204", "osDiskSizeGB": size.disk_size_gib,
+              "tags": dict(sorted(args.tags.items()))},
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=deps),
+    )
+    k8s.apiextensions.CustomResource(
+        f"{name}-general-nodepool",
+        api_version=NODEPOOL_API,
+        kind="NodePool",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=GENERAL_NODE_POOL, labels=labels),
+        spec=spec,
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[*deps, node_class]),
     )

@@ -48,6 +48,19 @@ class GpuNodePoolArgs(Args):
         description="Native pools of earlier GpuNodePools on the same cluster to create after (AKS serialises "
         "agent-pool operations). Default: none.",
     )
+    engine: Literal["node_groups", "karpenter", "node_auto_provisioning"] = Field(
+        "node_groups",
+        description="What provisions the nodes: node_groups (default: EKS managed node groups, GKE node pools, AKS "
+        "agent pools, scaled by the cluster autoscaler), karpenter (EKS: Karpenter NodePools and an EC2NodeClass) "
+        "or node_auto_provisioning (AKS: NAP NodePools and an AKSNodeClass).",
+    )
+    keep_node_groups: bool = Field(
+        False,
+        description="While moving from node_groups to another engine: keep the pool's node groups (and their floor) "
+        "beside the new NodePools until the workloads have moved. Default false.",
+    )
+    target: Any = Field(None, description="The cluster's KubernetesTarget; required by the karpenter and NAP engines.")
+    karpenter: Any = Field(None, description="The cluster's KarpenterController; required by the karpenter engine.")
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,24 @@ class PoolBuild:
     native_pools: dict[str, pulumi.Resource] = field(default_factory=dict)
     # Extra node labels a workload must select to land here (GKE: its compute class).
     node_selector: dict[str, str] = field(default_factory=dict)
+    # capacity type -> Karpenter/NAP NodePool custom resource (the karpenter and NAP engines)
+    node_pools: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+ENGINE_MODULES = {"karpenter": "karpenter.aws", "node_auto_provisioning": "karpenter.azure"}
+
+
+def _build(parent: pulumi.ComponentResource, name: str, args: GpuNodePoolArgs) -> PoolBuild:
+    """The native pools of the pool's engine; during a migration, the node groups as well."""
+    plan = args.plan
+    if args.engine == "node_groups":
+        return importlib.import_module(f"{__name__}.{plan.cloud}").build_pool(parent, name, args)
+    engine = importlib.import_module(f"{__name__}.{ENGINE_MODULES[args.engine]}").build_pool(parent, name, args)
+    if not args.keep_node_groups:
+        return engine
+    groups = importlib.import_module(f"{__name__}.{plan.cloud}").build_pool(parent, name, args)
+    return PoolBuild(autoscaler_groups=groups.autoscaler_groups, native_pools=groups.native_pools,
+                     node_selector=groups.node_selector, node_pools=engine.node_pools)
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -71,8 +102,7 @@ class GpuNodePool(pulumi.ComponentResource):
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(POOL_TOKEN, name, None, opts)
         plan = args.plan
-        impl = importlib.import_module(f"{__name__}.{plan.cloud}")
-        self.build: PoolBuild = impl.build_pool(self, name, args)
+        self.build: PoolBuild = _build(self, name, args)
         self.plan = plan
         # What a workload selects to land on this pool (Triton builds its nodeSelector from it).
         self.node_labels = {POOL_LABEL: plan.name, GPU_LABEL: plan.instance.gpu_model, **self.build.node_selector}
@@ -84,6 +114,7 @@ class GpuNodePool(pulumi.ComponentResource):
             "zones": plan.zones,
             "nodeLabels": self.node_labels,
             "taints": [t.model_dump() for t in plan.spec.taints],
+            "engine": args.engine,
         })
 
 
@@ -102,6 +133,14 @@ class GpuClusterAddonsArgs(Args):
         "document is returned as the `autoscaler_priorities` output to merge into its ConfigMap. GKE and AKS run "
         "their managed autoscaler either way.",
     )
+    engine: Literal["node_groups", "karpenter", "node_auto_provisioning"] = Field(
+        "node_groups", description="The pools' engine (see GpuNodePoolArgs.engine); default node_groups.")
+    keep_node_groups: bool = Field(False, description="The pools keep their node groups beside the engine's NodePools.")
+
+    @property
+    def node_groups(self) -> bool:
+        """Whether any GPU node group (and so the autoscaler priorities and NTH) exists."""
+        return self.engine == "node_groups" or self.keep_node_groups
 
 
 class GpuClusterAddons(pulumi.ComponentResource):

@@ -663,7 +663,7 @@ def _labels() -> dict[str, str]:
 
 def _release(parent: pulumi.Resource, name: str, role: str, provider: pulumi.ProviderResource, *, chart: str,
              version: str, repo: str | None, release_name: str, values: dict[str, Any],
-             depends_on: list[pulumi.Resource]) -> Any:
+             depends_on: list[pulumi.Resource], skip_crds: bool = False) -> Any:
     import pulumi_kubernetes as k8s
 
     return k8s.helm.v3.Release(
@@ -678,6 +678,7 @@ def _release(parent: pulumi.Resource, name: str, role: str, provider: pulumi.Pro
             # Roll back a failed upgrade instead of leaving a half-applied release.
             atomic=True,
             cleanup_on_fail=True,
+            skip_crds=skip_crds or None,
         ),
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on),
     )
@@ -863,7 +864,8 @@ def build_addons(parent: pulumi.ComponentResource, name: str, args: "GpuClusterA
         raise ValueError("EKS GPU add-ons need the cluster's IRSA OIDC provider (oidc_provider_arn and oidc_issuer_url)")
     priorities = _cluster_autoscaler(parent, name, args)
     # Spot nodes get interruption notices; Capacity Block nodes are terminated at the block's end.
-    if any(pool.plan.capacity.spot.max > 0 or _capacity_block(pool.plan) for pool in args.pools):
+    # Under Karpenter its interruption queue does this for its own nodes.
+    if args.node_groups and any(pool.plan.capacity.spot.max > 0 or _capacity_block(pool.plan) for pool in args.pools):
         _termination_handler(parent, name, args)
     _device_plugin(parent, name, args)
     return {"autoscalerPriorities": priorities, "clusterAutoscaler": args.cluster_autoscaler}

@@ -352,14 +352,16 @@ def build_addons(parent: pulumi.ComponentResource, name: str, args: GpuClusterAd
         return priorities_yaml(groups)
 
     priorities = pulumi.Output.all(*[regex for _, regex in flat]).apply(render)
-    k8s.core.v1.ConfigMap(
-        f"{name}-autoscaler-priority",
-        k8s.core.v1.ConfigMapInitArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=EXPANDER_CONFIGMAP, namespace=SYSTEM_NAMESPACE, labels=labels),
-            data={"priorities": priorities},
-        ),
-        opts=opts,
-    )
+    # Under node auto-provisioning no agent pool autoscales; the NodePools' weights order instead.
+    if args.node_groups:
+        k8s.core.v1.ConfigMap(
+            f"{name}-autoscaler-priority",
+            k8s.core.v1.ConfigMapInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=EXPANDER_CONFIGMAP, namespace=SYSTEM_NAMESPACE, labels=labels),
+                data={"priorities": priorities},
+            ),
+            opts=opts,
+        )
 
     tolerations = _tolerations(pools)
 

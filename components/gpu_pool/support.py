@@ -108,3 +108,39 @@ def field_support_issues(cloud: str, pool: GpuPoolSpec) -> list[tuple[str, Any, 
             out.append((f"gpu.instance_type.{other}", value,
                         f"only a {cloud} entry: this pool is in a {cloud} region, a {other} type would be ignored"))
     return out
+
+
+# Fields a capacity engine other than node_groups does not honour (refused with it): path -> engine -> reason.
+_KARPENTER_ROTATION = ("Karpenter replaces floor nodes one at a time on drift (the NodePool's Drifted budget), "
+                       "launching the replacement first; there is no unavailable count to set")
+ENGINE_SUPPORT: dict[str, dict[str, str]] = {
+    "update.max_unavailable": {"karpenter": _KARPENTER_ROTATION, "node_auto_provisioning": _KARPENTER_ROTATION},
+    "capacity.reservation.drain_before_end_minutes": {
+        "karpenter": "Karpenter drains a Capacity Block's nodes itself when EC2 marks the block expiring"},
+    "capacity.spot_max_price_per_hour": {
+        "node_auto_provisioning": "AKS node auto-provisioning launches Spot VMs with no price cap (up to on-demand)"},
+    "capacity.spot_eviction": {
+        "node_auto_provisioning": "AKS node auto-provisioning deletes evicted Spot VMs (delete only)"},
+}
+
+
+def engine_support_issues(engine: str, pool: GpuPoolSpec) -> list[tuple[str, Any, str]]:
+    """Config problems for fields the cluster's capacity engine does not honour, and for a
+    reservation node auto-provisioning cannot target."""
+    if engine == "node_groups":
+        return []
+    out: list[tuple[str, Any, str]] = []
+    for path, reasons in ENGINE_SUPPORT.items():
+        reason = reasons.get(engine)
+        if reason is None:
+            continue
+        present, value, default = _value(pool, path)
+        if present and value != default and (path, value) not in ((p, v) for p, v, _ in out):
+            out.append((path, value, f"unset with capacity_engine {engine}: {reason}"))
+    res = pool.capacity.reservation
+    if engine == "node_auto_provisioning" and (res is not None or (pool.capacity.reserved_nodes or 0) > 0):
+        out.append(("capacity.reservation", res.id if res is not None else None,
+                    "none with capacity_engine node_auto_provisioning: AKS NAP launches on-demand and spot capacity "
+                    "only (karpenter-provider-azure v1.14.2), it cannot target a capacity reservation group; use "
+                    "capacity_engine node_groups for reserved capacity, or reserved_nodes: 0"))
+    return out

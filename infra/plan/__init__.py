@@ -60,8 +60,22 @@ def _render_replication(section: Any) -> str:
     return describe(section) + "\n"
 
 
+def _engines(run: ProgramRun, cfg: Any) -> Any:
+    from infra.pools import engine_section
+
+    return engine_section(cfg)
+
+
+def _render_engines(section: Any) -> str:
+    from infra.pools import render_engines
+
+    return render_engines(section)
+
+
 SECTION_BUILDERS["capacity"] = _capacity
 SECTION_RENDERERS["capacity"] = _render_capacity
+SECTION_BUILDERS["engines"] = _engines
+SECTION_RENDERERS["engines"] = _render_engines
 SECTION_BUILDERS["replication"] = _replication
 SECTION_RENDERERS["replication"] = _render_replication
 

@@ -2,7 +2,8 @@
 
 Understood: EKS managed node groups (`aws:eks/nodeGroup:NodeGroup`), GKE node pools
 (`gcp:container/nodePool:NodePool`), AKS agent pools (`azure-native:containerservice:AgentPool`)
-and the pools declared inline in an AKS cluster's `agentPoolProfiles`. Self-managed ASGs carry
+the pools declared inline in an AKS cluster's `agentPoolProfiles`, and Karpenter NodePools
+(`kubernetes:karpenter.sh/v1:NodePool`, EKS Karpenter and AKS node auto-provisioning). Self-managed ASGs carry
 their taints in user data and are not understood (no finding either way).
 
 GPU detection: an NVIDIA AMI type or a GPU instance family (EKS), guest accelerators or an
@@ -26,7 +27,9 @@ GKE_NODEPOOL = "gcp:container/nodePool:NodePool"
 GKE_CLUSTER = "gcp:container/cluster:Cluster"
 AKS_AGENTPOOL = "azure-native:containerservice:AgentPool"
 AKS_CLUSTER = "azure-native:containerservice:ManagedCluster"
-POOL_TYPES = (EKS_NODEGROUP, GKE_NODEPOOL, AKS_AGENTPOOL, AKS_CLUSTER)
+# Karpenter (EKS) and AKS node auto-provisioning NodePools.
+KARPENTER_NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
+POOL_TYPES = (EKS_NODEGROUP, GKE_NODEPOOL, AKS_AGENTPOOL, AKS_CLUSTER, KARPENTER_NODEPOOL)
 
 POOL_LABEL = "gpufleet.io/pool"
 GPU_LABEL = "gpufleet.io/gpu"
@@ -277,6 +280,66 @@ def _aks_profile(r: Resource, p: Mapping[str, Any], cluster: Any, name: Any) -> 
     )
 
 
+def _requirement(reqs: list[Any], key: str) -> list[str] | None:
+    for q in reqs:
+        if isinstance(q, Mapping) and q.get("key") == key and q.get("operator") == "In":
+            vals = [v for v in as_list(q.get("values")) if isinstance(v, str) and known(v)]
+            return vals
+    return None
+
+
+def _k8s_cluster_name(r: Resource) -> Any:
+    """The cluster a Kubernetes object lives in: its provider's clusterIdentifier (gpufleet sets it to
+    the cluster name), else the provider's URN."""
+    if r.provider is None:
+        return None
+    ident = get(r.provider.props, "clusterIdentifier")
+    return ident if isinstance(ident, str) and known(ident) else r.provider.urn
+
+
+def _karpenter(r: Resource) -> Pool:
+    """A Karpenter NodePool. It has no minimum size: `min_nodes` is what it keeps once every spot
+    node is gone, i.e. its limit in nodes when it launches no spot and never consolidates its
+    nodes away (budget nodes "0" for Empty and Underutilized), else 0. Max from its GPU limit."""
+    spec = r.props.get("spec") if isinstance(r.props.get("spec"), Mapping) else {}
+    tmpl = get(spec, "template") if isinstance(get(spec, "template"), Mapping) else {}
+    labels = _labels(get(tmpl, "metadata.labels"))
+    reqs = as_list(get(tmpl, "spec.requirements"))
+    group = get(tmpl, "spec.nodeClassRef.group")
+    cloud = "azure" if group == "karpenter.azure.com" else "aws"
+    types = _requirement(reqs, "node.kubernetes.io/instance-type") or []
+    caps = _requirement(reqs, "karpenter.sh/capacity-type")
+    spot: bool | None = None if caps is None else ("spot" in caps)
+    is_gpu: bool | None = None
+    family = AWS_GPU_FAMILY if cloud == "aws" else AZURE_GPU_SIZE
+    if types:
+        is_gpu = any(family.match(t) for t in types)
+    model, per_node = labels.get(GPU_LABEL), None
+    if known(model):
+        is_gpu = True
+    if types:
+        found = catalog_instance(cloud, types[0])
+        if found is not None:
+            model = model if known(model) else found[0]
+            per_node = float(found[1])
+    # get() splits on dots, and the resource name has one: read the map directly.
+    limits = spec.get("limits")
+    gpu_limit = num(limits.get(GPU_RESOURCE)) if isinstance(limits, Mapping) else None
+    max_nodes = gpu_limit / per_node if gpu_limit is not None and per_node else None
+    budgets = as_list(get(spec, "disruption.budgets"))
+    protected = {reason for b in budgets if isinstance(b, Mapping) and str(b.get("nodes")) == "0"
+                 for reason in as_list(b.get("reasons"))}
+    kept = max_nodes if spot is False and {"Empty", "Underutilized"} <= protected else 0.0
+    labels = {**labels, CAPACITY_LABEL: "spot" if spot else labels.get(CAPACITY_LABEL, "on-demand")}
+    return Pool(
+        # NodePools are cluster-scoped objects: the Kubernetes provider names the cluster.
+        resource=r, cloud=cloud, name=str(get(r.props, "metadata.name") or r.name),
+        cluster=_k8s_cluster_name(r),
+        labels=labels, is_gpu=is_gpu, gpu_model=model if known(model) else None, gpus_per_node=per_node,
+        spot=spot, min_nodes=kept, max_nodes=max_nodes, taints=_taint_objects(get(tmpl, "spec.taints")),
+    )
+
+
 def pools_of(r: Resource) -> Iterator[Pool]:
     """The node pools a resource declares (none for other types)."""
     if r.type == EKS_NODEGROUP:
@@ -285,6 +348,8 @@ def pools_of(r: Resource) -> Iterator[Pool]:
         yield _gke(r)
     elif r.type == AKS_AGENTPOOL:
         yield _aks_profile(r, r.props, r.props.get("resourceName"), r.props.get("agentPoolName") or r.name)
+    elif r.type == KARPENTER_NODEPOOL:
+        yield _karpenter(r)
     elif r.type == AKS_CLUSTER:
         for i, p in enumerate(as_list(r.props.get("agentPoolProfiles"))):
             if isinstance(p, Mapping):

@@ -67,6 +67,10 @@ _NFD_AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecutio
     {"matchExpressions": [{"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}]},
 ]}}}
 
+_KARPENTER_TOLERATIONS = ({"key": "CriticalAddonsOnly", "operator": "Exists"},)
+_KARPENTER_AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+    {"matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"}]}]}}}
+
 # Chart name (last segment of the chart reference) -> its workloads. Defaults as published in each
 # chart's values.yaml at the pinned versions (kube-prometheus-stack 81, prometheus-node-exporter
 # tolerates every NoSchedule taint, nvidia-device-plugin 0.17/0.18, gateway-helm 1.x).
@@ -98,6 +102,10 @@ CHART_WORKLOADS: dict[str, tuple[ChartWorkload, ...]] = {
     ),
     "cluster-autoscaler": (ChartWorkload("cluster-autoscaler", "Deployment", ""),),
     "aws-load-balancer-controller": (ChartWorkload("aws-load-balancer-controller", "Deployment", ""),),
+    # karpenter 1.14: tolerates CriticalAddonsOnly and keeps off the nodes it launched itself.
+    "karpenter": (ChartWorkload("karpenter", "Deployment", "", default_tolerations=_KARPENTER_TOLERATIONS,
+                                default_affinity=_KARPENTER_AFFINITY),),
+    "karpenter-crd": (),  # CRDs only
     "gateway-helm": (
         ChartWorkload("envoy-gateway", "Deployment", "deployment.pod"),
         ChartWorkload("certgen", "Job", "certgen.job"),

@@ -4,7 +4,10 @@ What each cloud creates at deploy time, read from the recorded inputs:
 - GKE: `initialNodeCount` per node location (the autoscaler applies the minimum only on
   scale-down, so a floor missing at creation is never brought up);
 - EKS: the node group's `scalingConfig.desiredSize` (the ASG's desired capacity at creation);
-- AKS: the agent pool's `count`.
+- AKS: the agent pool's `count`;
+- Karpenter / AKS node auto-provisioning: NodePools have no size, nodes come for pods: the nodes
+  the serving floor Deployment's pods need on the pool (replicas x GPUs per pod / GPUs per node),
+  which the non-spot NodePools must be allowed to launch (their GPU limits).
 Each pool's native pools together must create at least the pool's floor, and never more than its
 maximum. The stacks: the shipped ones, the test configs and the policy pack's prod configs
 (one prod stack per cloud).
@@ -48,6 +51,23 @@ def created_nodes(r: Any) -> int:
     return 0
 
 
+NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
+
+
+def _floor_pod_nodes(plan: Plan, pool: str, gpus_per_node: int) -> int:
+    """Nodes the serving floor's pods need on `pool` (Karpenter launches them at deploy)."""
+    need = 0
+    for r in plan.run.resources:
+        if r.type != "kubernetes:apps/v1:Deployment" or not r.name.endswith("-floor"):
+            continue
+        spec = r.inputs["spec"]["template"]["spec"]
+        if spec.get("nodeSelector", {}).get("gpufleet.io/pool") != pool:
+            continue
+        gpus = sum(int(c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu", 0)) for c in spec["containers"])
+        need += -(-int(r.inputs["spec"]["replicas"]) * gpus // gpus_per_node)
+    return need
+
+
 def deployed_per_pool(plan: Plan) -> dict[str, int]:
     """GpuNodePool component name -> nodes its native pools create at deploy time."""
     by_urn = {r.urn: r for r in plan.run.resources}
@@ -56,6 +76,15 @@ def deployed_per_pool(plan: Plan) -> dict[str, int]:
         parent = by_urn.get(r.parent)
         if parent is not None and parent.type == POOL_TOKEN:
             out[parent.name] = out.get(parent.name, 0) + created_nodes(r)
+    rows = {f"{row['region']}-{row['pool']}": row for row in plan.document["capacity"]["pools"]}
+    for r in plan.run.resources:
+        parent = by_urn.get(r.parent)
+        if r.type == NODEPOOL and parent is not None and parent.type == POOL_TOKEN \
+                and r.inputs["spec"]["template"]["spec"]["requirements"][0]["values"] != ["spot"]:
+            row = rows[parent.name]
+            limit = int(r.inputs["spec"]["limits"]["nvidia.com/gpu"]) // int(row["gpusPerNode"])
+            need = _floor_pod_nodes(plan, row["pool"], int(row["gpusPerNode"])) - out.get(parent.name, 0)
+            out[parent.name] = out.get(parent.name, 0) + min(max(need, 0), limit)
     return out
 
 

@@ -23,7 +23,9 @@ def _node_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _queue(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"arn": _ph("sqs.Queue", name, "arn"), "url": "https://" + _ph("sqs.Queue", name, "url")}
+    # name: the provider auto-names a queue whose name is not given (<logical name>-<random>).
+    return {"arn": _ph("sqs.Queue", name, "arn"), "url": "https://" + _ph("sqs.Queue", name, "url"),
+            "name": inputs.get("name") or _ph("sqs.Queue", name, "name")}
 
 
 def _event_rule(name: str, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -13,17 +13,30 @@ INSTANCE = "aws:ec2/instance:Instance"
 LAUNCH_CONFIG = "aws:ec2/launchConfiguration:LaunchConfiguration"
 EBS_VOLUME = "aws:ebs/volume:Volume"
 GKE_POOL = "gcp:container/nodePool:NodePool"
+# Karpenter's node class: metadata options and block devices of every node it launches. Unset
+# metadata options take the CRD's defaults (httpTokens required, hop limit 1; karpenter.k8s.aws/v1).
+EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+NODE_CLASS_METADATA_DEFAULTS = {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+
+
+def _metadata_options(r: Resource) -> Any:
+    if r.type != EC2_NODE_CLASS:
+        return r.props.get("metadataOptions")
+    meta = get(r.props, "spec.metadataOptions")
+    if is_unknown(meta):
+        return meta
+    return {**NODE_CLASS_METADATA_DEFAULTS, **(meta if isinstance(meta, Mapping) else {})}
 
 
 @resource_rule(
     "ec2-imdsv2-required",
     summary="EC2 nodes (launch templates, instances) require IMDSv2 session tokens.",
     area="node-pools", severity="high", level="mandatory", ids=("CKV_AWS_79",),
-    types=(LAUNCH_TEMPLATE, INSTANCE, LAUNCH_CONFIG),
+    types=(LAUNCH_TEMPLATE, INSTANCE, LAUNCH_CONFIG, EC2_NODE_CLASS),
     remediation='Set metadata_options http_tokens="required" (gpufleet launch templates do).',
 )
 def ec2_imdsv2_required(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    meta = r.props.get("metadataOptions")
+    meta = _metadata_options(r)
     if is_unknown(meta):
         return
     endpoint, tokens = get(meta, "httpEndpoint"), get(meta, "httpTokens")
@@ -38,12 +51,12 @@ def ec2_imdsv2_required(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     summary="EC2 nodes keep the IMDS response hop limit at 1, so pods cannot reach the node role's "
     "credentials through the instance metadata service.",
     area="node-pools", severity="medium", level="mandatory", ids=("CKV_AWS_341",),
-    types=(LAUNCH_TEMPLATE, INSTANCE, LAUNCH_CONFIG),
+    types=(LAUNCH_TEMPLATE, INSTANCE, LAUNCH_CONFIG, EC2_NODE_CLASS),
     config={"maxHopLimit": {"type": "integer", "default": 1, "description": "Highest hop limit allowed."}},
     remediation="Set metadata_options http_put_response_hop_limit=1 explicitly (EKS AL2023 AMIs default to 2).",
 )
 def ec2_imds_hop_limit(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    meta = r.props.get("metadataOptions")
+    meta = _metadata_options(r)
     if is_unknown(meta):
         return
     endpoint, hops = get(meta, "httpEndpoint"), get(meta, "httpPutResponseHopLimit")
@@ -87,7 +100,7 @@ def node_pools_no_public_ip(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     "ebs-volumes-encrypted",
     summary="EBS volumes of nodes are encrypted (launch template block devices, instance disks, volumes).",
     area="node-pools", severity="high", level="mandatory", ids=("CKV_AWS_8", "CKV_AWS_3"),
-    types=(LAUNCH_TEMPLATE, INSTANCE, LAUNCH_CONFIG, EBS_VOLUME),
+    types=(LAUNCH_TEMPLATE, INSTANCE, LAUNCH_CONFIG, EBS_VOLUME, EC2_NODE_CLASS),
     remediation="Set encrypted=true on every block device mapping (gpufleet launch templates do).",
 )
 def ebs_volumes_encrypted(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -104,6 +117,14 @@ def ebs_volumes_encrypted(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
             checks.append(("rootBlockDevice.encrypted", get(r.props, "rootBlockDevice.encrypted")))
         for i, d in enumerate(as_list(r.props.get("ebsBlockDevices"))):
             checks.append((f"ebsBlockDevices[{i}].encrypted", get(d, "encrypted")))
+    elif r.type == EC2_NODE_CLASS:
+        # No mappings: the AMI's root volume, which Karpenter does not encrypt unless told.
+        maps = get(r.props, "spec.blockDeviceMappings")
+        if maps is None:
+            checks.append(("spec.blockDeviceMappings", None))
+        for i, m in enumerate(as_list(maps)):
+            if get(m, "ebs") is not None and get(m, "ebs.snapshotID") is None:
+                checks.append((f"spec.blockDeviceMappings[{i}].ebs.encrypted", get(m, "ebs.encrypted")))
     else:
         for i, m in enumerate(as_list(r.props.get("blockDeviceMappings"))):
             if get(m, "ebs") is not None and get(m, "ebs.snapshotId") is None:

@@ -1,0 +1,50 @@
+"""AKS node auto-provisioning (NAP): a pool's AKSNodeClass and NodePools.
+
+NAP is AKS's managed Karpenter (Azure/karpenter-provider-azure): AKS runs the controller and
+serves the CRDs once the cluster's `nodeProvisioningProfile.mode` is Auto (the cluster component
+sets it with this engine). gpufleet writes, per GPU pool, one `AKSNodeClass`
+(karpenter.azure.com/v1beta1, the storage version at provider v1.14.2) and the NodePools of
+`components.gpu_pool.karpenter.node_pools` (on-demand and spot: NAP cannot target capacity reservation groups, which
+config validation refuses). Spot VMs are Delete-evicted with no price cap (NAP's only spot mode).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pulumi
+
+from .. import PoolBuild
+from . import AKSNODECLASS_API, NODEPOOL_API, aks_node_class, node_class_name, node_pools
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .. import GpuNodePoolArgs
+
+
+def build_pool(parent: pulumi.ComponentResource, name: str, args: "GpuNodePoolArgs") -> PoolBuild:
+    import pulumi_kubernetes as k8s
+
+    plan, target = args.plan, args.target
+    if target is None:
+        raise ValueError(f"pool {plan.name!r}: node auto-provisioning needs the cluster's KubernetesTarget")
+    deps = [args.cluster.cluster_resource] if args.cluster.cluster_resource is not None else []
+    meta_labels = {"app.kubernetes.io/managed-by": "gpufleet", "gpufleet.io/pool": plan.name}
+    node_class = k8s.apiextensions.CustomResource(
+        f"{name}-nodeclass",
+        api_version=AKSNODECLASS_API,
+        kind="AKSNodeClass",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=node_class_name(plan.name), labels=meta_labels),
+        spec=aks_node_class(plan, tags=dict(args.tags)),
+        opts=pulumi.ResourceOptions(parent=parent, provider=target.provider, depends_on=deps),
+    )
+    native: dict[str, pulumi.Resource] = {}
+    for doc in node_pools(plan, "azure"):
+        native[doc.capacity_type] = k8s.apiextensions.CustomResource(
+            f"{name}-{doc.capacity_type}-nodepool",
+            api_version=NODEPOOL_API,
+            kind="NodePool",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=doc.name, labels=meta_labels),
+            spec=doc.spec,
+            opts=pulumi.ResourceOptions(parent=parent, provider=target.provider, depends_on=[*deps, node_class]),
+        )
+    return PoolBuild(autoscaler_groups={}, node_pools=native)
