@@ -82,10 +82,12 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
     )
     namespace = _serving_namespace(region, cluster, tags)
     imds = [_block_imds(region, cluster, "serving", namespace.metadata.name)]
-    pools = _gpu_pools(cfg, region, cluster, provider, tags)
+    pools, karpenter = _gpu_pools(cfg, region, cluster, provider, tags)
     store = _model_store(cfg, region, cluster, provider, tags, dr_plan)
     alarms = _cloud_alarms(cfg, region, cluster, provider, tags, pools)
     monitoring = _gpu_monitoring(cfg, region, cluster, provider, tags, pools)
+    if monitoring is not None and karpenter is not None:
+        karpenter.monitor(monitoring.monitor_selector, [monitoring.releases["kube-prometheus-stack"]])
     if monitoring is not None:
         from components.cluster.imds import PROMETHEUS_POD_LABEL
 
@@ -352,7 +354,7 @@ def capacity_engine(spec: Any) -> tuple[str, bool]:
 
 def _gpu_pools(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesCluster, provider, tags: dict[str, str]):
     if not region.gpu_pools:
-        return []
+        return [], None
     from components.gpu_pool import GpuClusterAddons, GpuClusterAddonsArgs, GpuNodePool, GpuNodePoolArgs
 
     opts = pulumi.ResourceOptions(providers=[provider, cluster.target.provider])
@@ -378,7 +380,7 @@ def _gpu_pools(cfg: PlatformConfig, region: RegionConfig, cluster: KubernetesClu
                              engine=engine, keep_node_groups=keep),
         opts=opts,
     )
-    return pools
+    return pools, controller
 
 
 def _serving_namespace(region: RegionConfig, cluster: KubernetesCluster, tags: dict[str, str]):

@@ -381,7 +381,8 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         # The managed cluster autoscaler picks node pools by the priorities in the
         # kube-system/cluster-autoscaler-priority-expander ConfigMap (GPU pools: reserved, then
         # spot, then on-demand). Without that ConfigMap it falls back to random.
-        auto_scaler_profile=cs.ManagedClusterPropertiesAutoScalerProfileArgs(expander=cs.Expander.PRIORITY),
+        # (Unused under NAP, where no agent pool autoscales.)
+        auto_scaler_profile=None if nap else cs.ManagedClusterPropertiesAutoScalerProfileArgs(expander=cs.Expander.PRIORITY),
         # node_auto_provisioning: AKS runs Karpenter and serves its CRDs; no default NodePools (each
         # would launch any VM size for any pending pod), gpufleet writes its own.
         node_provisioning_profile=cs.ManagedClusterNodeProvisioningProfileArgs(
@@ -420,8 +421,8 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
             protect=prod,
             # AKS checks subnet/key permissions at creation, so the grants must exist first.
             depends_on=grants,
-            # The autoscaler owns the node count after creation.
-            ignore_changes=["agentPoolProfiles[0].count"],
+            # The autoscaler owns the node count after creation (under NAP the count is fixed: ours).
+            ignore_changes=[] if nap else ["agentPoolProfiles[0].count"],
         ),
     )
 
@@ -451,8 +452,8 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
         tags=tags,
         opts=pulumi.ResourceOptions(
             parent=parent,
-            # The cluster autoscaler owns the node count after creation.
-            ignore_changes=["count"],
+            # The cluster autoscaler owns the node count after creation (under NAP it is fixed: ours).
+            ignore_changes=[] if nap else ["count"],
             # Agent pool names are fixed, so a replacement must delete the old pool first.
             delete_before_replace=True,
         ),

@@ -70,6 +70,10 @@ INTERRUPTION_TAINT_KEYS: tuple[str, ...] = (
     "cloud.google.com/impending-node-termination",
 )
 AUTOSCALER_SCALE_DOWN_TAINT = "ToBeDeletedByClusterAutoscaler"
+# Karpenter (EKS) and AKS node auto-provisioning taint every node they remove, consolidation and
+# interruption alike; a spot reclaim is counted by karpenter_nodeclaims_disrupted_total{reason=
+# "spot_interrupted"} (aws/karpenter-provider-aws v1.14.1 pkg/controllers/interruption).
+KARPENTER_DISRUPTED_TAINT = "karpenter.sh/disrupted"
 # Pod status reasons kube-state-metrics reports (kube_pod_status_reason).
 EVICTION_REASONS: tuple[str, ...] = ("Evicted", "NodeLost", "Shutdown", "UnexpectedAdmissionError")
 
@@ -154,8 +158,11 @@ def _spot_node_lost() -> str:
         "count by (label_gpufleet_io_pool) ("
         f"max by (node, label_gpufleet_io_pool) (max_over_time({spot}[15m])) "
         "unless on (node) kube_node_labels "
-        f'unless on (node) max by (node) (max_over_time(kube_node_spec_taint{{key="{AUTOSCALER_SCALE_DOWN_TAINT}"}}[30m]))'
+        f'unless on (node) max by (node) (max_over_time(kube_node_spec_taint{{key=~"{AUTOSCALER_SCALE_DOWN_TAINT}|{KARPENTER_DISRUPTED_TAINT}"}}[30m]))'
         ") > 0"
+        # Karpenter's own count of reclaimed spot nodes, per NodePool gpu-<pool>-spot.
+        ' or label_replace(sum by (nodepool) (increase(karpenter_nodeclaims_disrupted_total{reason="spot_interrupted"}[15m]))'
+        ' > 0, "label_gpufleet_io_pool", "$1", "nodepool", "gpu-(.+)-spot")'
     )
 
 

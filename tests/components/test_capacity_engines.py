@@ -322,8 +322,13 @@ def test_nap_turns_on_auto_provisioning_and_fixes_the_agent_pools():
     assert (net["networkPlugin"], net["networkPluginMode"], net["networkDataplane"]) == ("azure", "overlay", "cilium")
     (system,) = mc["agentPoolProfiles"]
     assert system["enableAutoScaling"] is False and "minCount" not in system and "maxCount" not in system
-    general = one(plan, "azure-native:containerservice:AgentPool", "general").inputs
-    assert general["enableAutoScaling"] is False
+    assert "autoScalerProfile" not in mc
+    # Fixed sizes are gpufleet's to change: no ignore_changes on the counts any more.
+    assert "agentPoolProfiles[0].count" not in one(plan, "azure-native:containerservice:ManagedCluster").options.get(
+        "ignoreChanges", [])
+    general_pool = one(plan, "azure-native:containerservice:AgentPool", "general")
+    general = general_pool.inputs
+    assert general["enableAutoScaling"] is False and "count" not in general_pool.options.get("ignoreChanges", [])
     # General nodes above the fixed pool come from a NAP NodePool of the same size.
     gen = [r for r in of(plan, NODEPOOL) if r.inputs["metadata"]["name"] == "general"]
     assert len(gen) == 1 and "cpu" in gen[0].inputs["spec"]["limits"]
@@ -354,3 +359,19 @@ def _violations(plan) -> dict[str, list[str]]:
 @pytest.mark.parametrize("name", ["aws-karpenter", "azure-nap"])
 def test_the_shipped_engine_configs_pass_the_pack(name):
     assert _violations(_plan(name)) == {}
+
+
+def test_karpenter_is_scraped_for_the_spot_reclaim_alert():
+    plan = _plan("aws-karpenter")
+    (mon,) = [r for r in of(plan, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+              if r.inputs["metadata"]["name"] == "karpenter"]
+    assert mon.inputs["metadata"]["namespace"] == "kube-system"
+    from components.monitoring import MONITOR_SELECTOR
+
+    assert dict(MONITOR_SELECTOR).items() <= mon.inputs["metadata"]["labels"].items()
+    # It selects the chart's metrics Service by the chart's selector labels and port name (templates/service.yaml).
+    assert mon.inputs["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "karpenter",
+                                                             "app.kubernetes.io/instance": "karpenter"}
+    assert mon.inputs["spec"]["endpoints"][0]["port"] == "http-metrics"
+    stack = [r for r in of(plan, HELM) if r.inputs["chart"] == "kube-prometheus-stack"][0]
+    assert stack.urn in mon.options["dependsOn"]

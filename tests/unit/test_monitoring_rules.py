@@ -60,6 +60,10 @@ def ksm_metrics() -> set[str]:
     return load_metric_list("kube_state_metrics.txt")
 
 
+def karpenter_metrics() -> set[str]:
+    return load_metric_list("karpenter_metrics.txt")
+
+
 def metric_names(expr: str) -> set[str]:
     """Every metric an expression selects, from promql-parser's AST (raises on a parse error)."""
     found: set[str] = set()
@@ -155,7 +159,7 @@ def test_promql_parser_parses_every_expression(prod_groups) -> None:
 
 
 def test_rules_reference_only_known_metrics(prod_groups) -> None:
-    known = dcgm_metrics() | triton_metrics() | ksm_metrics()
+    known = dcgm_metrics() | triton_metrics() | ksm_metrics() | karpenter_metrics()
     used: set[str] = set()
     for rule in all_rules(prod_groups):
         names = metric_names(rule["expr"])
@@ -461,6 +465,24 @@ SCENARIOS: list[dict[str, Any]] = [
                 {"exp_labels": {"severity": "info", "component": "capacity", **PROD, "node": "s3",
                                 "key": "aws-node-termination-handler/spot-itn", "label_gpufleet_io_pool": "l4",
                                 "label_gpufleet_io_capacity_type": "spot"}}]},
+        ],
+    },
+    {  # Karpenter: k1 is consolidated away (tainted karpenter.sh/disrupted first): no alert; Karpenter
+       # counts a reclaimed spot node of NodePool gpu-h100-spot: alert for pool h100
+        "interval": "1m",
+        "input_series": [
+            {"series": GPU_NODE % ("k1", "spot"), "values": "1x10 stale"},
+            {"series": 'kube_node_spec_taint{node="k1", key="karpenter.sh/disrupted", value="", effect="NoSchedule"}',
+             "values": "_x6 1x4 stale"},
+            {"series": 'karpenter_nodeclaims_disrupted_total{reason="spot_interrupted", nodepool="gpu-h100-spot", '
+                       'capacity_type="spot"}', "values": "0x5 1x10"},
+            {"series": 'karpenter_nodeclaims_disrupted_total{reason="underutilized", nodepool="gpu-l4-spot", '
+                       'capacity_type="spot"}', "values": "0x5 3x10"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "13m", "alertname": "GpuSpotNodeLost", "exp_alerts": [
+                {"exp_labels": {"severity": "warning", "component": "capacity", **PROD, "label_gpufleet_io_pool": "h100",
+                                "nodepool": "gpu-h100-spot"}}]},
         ],
     },
     {  # a Triton pod crash-looping, one never ready, one evicted; a non-Triton pod restarting is ignored

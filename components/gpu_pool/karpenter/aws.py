@@ -167,6 +167,7 @@ class KarpenterController(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KarpenterControllerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(CONTROLLER_TOKEN, name, None, opts)
+        self._name = name
         target, tags = args.target, dict(args.tags)
         identity = target.identity
         if identity is None or identity.oidc_provider_arn is None or identity.oidc_issuer_url is None:
@@ -250,8 +251,33 @@ class KarpenterController(pulumi.ComponentResource):
         )
         self.node_role_name = node_role.name
         self.queue_name = queue.name
+        self._target = target
         self.register_outputs({"nodeRoleName": node_role.name, "queueName": queue.name, "controllerRoleArn": role.arn,
                                "chartVersion": version})
+
+
+    def monitor(self, monitor_labels: dict[str, str], depends_on: list[pulumi.Resource]) -> Any:
+        """A ServiceMonitor on the controller's metrics Service (kube-system/karpenter, port
+        http-metrics), labelled for the stack's Prometheus. Ours rather than the chart's: the chart
+        renders its own only if the monitoring CRDs already exist when it is installed, which the
+        order of one `pulumi up` does not guarantee. `karpenter_nodeclaims_disrupted_total` (reason
+        spot_interrupted) feeds the GpuSpotNodeLost alert."""
+        import pulumi_kubernetes as k8s
+
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-monitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="karpenter", namespace=SYSTEM_NAMESPACE,
+                                                labels={**monitor_labels, "app.kubernetes.io/managed-by": "gpufleet"}),
+            spec={
+                # The chart's selector labels (karpenter.selectorLabels: chart name, release name).
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": "karpenter"}},
+                "endpoints": [{"port": "http-metrics", "path": "/metrics", "scheme": "http", "interval": "30s"}],
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=self._target.provider,
+                                        depends_on=[self.release, *depends_on]),
+        )
 
 
 def build_pool(parent: pulumi.ComponentResource, name: str, args: "GpuNodePoolArgs") -> PoolBuild:
