@@ -759,12 +759,27 @@ def _cluster_autoscaler(parent: pulumi.Resource, name: str, args: "GpuClusterAdd
     return rendered
 
 
-def _termination_handler(parent: pulumi.Resource, name: str, args: "GpuClusterAddonsArgs") -> None:
-    target = args.target
-    tags = dict(args.tags)
+@dataclass(frozen=True)
+class InterruptionQueue:
+    queue: aws.sqs.Queue
+    rules: list[aws.cloudwatch.EventRule]
+    targets: list[aws.cloudwatch.EventTarget]
+    policy: aws.sqs.QueuePolicy
+
+    @property
+    def ready(self) -> list[pulumi.Resource]:
+        """What a consumer waits for: the queue policy and every rule's target."""
+        return [self.policy, *self.targets]
+
+
+def interruption_queue(parent: pulumi.Resource, prefix: str, events: dict[str, dict[str, Any]], *, consumer: str,
+                       target_id: str, tags: dict[str, str]) -> InterruptionQueue:
+    """An SQS queue (SSE, 5-minute retention, TLS only) fed by one EventBridge rule per event
+    pattern, only from those rules: what NTH (queue mode) and Karpenter consume. Children are
+    named `<prefix>-queue`, `<prefix>-<event>`, `<prefix>-<event>-target`, `<prefix>-queue-policy`."""
     opts = pulumi.ResourceOptions(parent=parent)
     queue = aws.sqs.Queue(
-        f"{name}-nth-queue",
+        f"{prefix}-queue",
         aws.sqs.QueueArgs(
             # Interruption notices are worthless after the 2-minute warning.
             message_retention_seconds=300,
@@ -773,13 +788,12 @@ def _termination_handler(parent: pulumi.Resource, name: str, args: "GpuClusterAd
         ),
         opts=opts,
     )
-    rules = []
-    targets = []
-    for event, pattern in NTH_EVENTS.items():
+    rules, targets = [], []
+    for event, pattern in events.items():
         rule = aws.cloudwatch.EventRule(
-            f"{name}-nth-{event}",
+            f"{prefix}-{event}",
             aws.cloudwatch.EventRuleArgs(
-                description=f"{pattern['detail-type'][0]} -> node termination handler queue",
+                description=f"{pattern['detail-type'][0]} -> {consumer}",
                 event_pattern=json.dumps(pattern, sort_keys=True),
                 tags=tags,
             ),
@@ -788,19 +802,28 @@ def _termination_handler(parent: pulumi.Resource, name: str, args: "GpuClusterAd
         rules.append(rule)
         targets.append(
             aws.cloudwatch.EventTarget(
-                f"{name}-nth-{event}-target",
-                aws.cloudwatch.EventTargetArgs(rule=rule.name, arn=queue.arn, target_id="nth-queue"),
+                f"{prefix}-{event}-target",
+                aws.cloudwatch.EventTargetArgs(rule=rule.name, arn=queue.arn, target_id=target_id),
                 opts=opts,
             )
         )
     qp = aws.sqs.QueuePolicy(
-        f"{name}-nth-queue-policy",
+        f"{prefix}-queue-policy",
         aws.sqs.QueuePolicyArgs(
             queue_url=queue.url,
             policy=pulumi.Output.all(queue.arn, *(r.arn for r in rules)).apply(lambda a: queue_policy(a[0], list(a[1:]))),
         ),
         opts=opts,
     )
+    return InterruptionQueue(queue, rules, targets, qp)
+
+
+def _termination_handler(parent: pulumi.Resource, name: str, args: "GpuClusterAddonsArgs") -> None:
+    target = args.target
+    tags = dict(args.tags)
+    q = interruption_queue(parent, f"{name}-nth", NTH_EVENTS, consumer="node termination handler queue",
+                           target_id="nth-queue", tags=tags)
+    queue = q.queue
     role, policy = _irsa_role(parent, name, "nth", target.identity, NTH_SA, queue.arn.apply(nth_policy), tags)
     chart, version = NTH_CHART
     _release(
@@ -825,7 +848,7 @@ def _termination_handler(parent: pulumi.Resource, name: str, args: "GpuClusterAd
                 "annotations": {"eks.amazonaws.com/role-arn": role.arn},
             },
         },
-        depends_on=[qp, policy, *targets],
+        depends_on=[policy, *q.ready],
     )
 
 

@@ -176,6 +176,12 @@ def test_nodepools_replace_the_gpu_node_groups_the_autoscaler_priorities_and_nth
     assert "karpenter" in releases and "nvidia-device-plugin" in releases
     cm = [r for r in of(plan, "kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"].endswith("priority-expander")]
     assert all("gpu" not in r.inputs["data"]["priorities"] for r in cm)
+    # Taints and labels are the pool's, as on the node groups.
+    for r in names.values():
+        tmpl = r.inputs["spec"]["template"]
+        assert tmpl["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+        assert tmpl["metadata"]["labels"]["gpufleet.io/pool"] == "l4"
+        assert tmpl["metadata"]["labels"]["gpufleet.io/capacity-type"] == r.inputs["metadata"]["name"].split("gpu-l4-")[1]
     # NodePools wait for the chart (it brings the CRDs).
     chart = releases["karpenter"].urn
     assert all(chart in r.options["dependsOn"] for r in names.values())

@@ -31,8 +31,9 @@ from pydantic import ConfigDict, Field
 from ..._model import Args
 from ...cluster.aws import KARPENTER_DISCOVERY_TAG, partition
 from .. import SYSTEM_NAMESPACE, PoolBuild
-from ..aws import _irsa_role, _release, queue_policy
-from . import EC2NODECLASS_API, KARPENTER_CHART, KARPENTER_CRD_CHART, NODEPOOL_API, node_class_name, node_pools, ec2_node_class
+from ..aws import _irsa_role, _release, interruption_queue
+from . import EC2NODECLASS_API, KARPENTER_CHART, KARPENTER_CRD_CHART, ec2_node_class
+from .objects import node_class_and_pools
 
 if TYPE_CHECKING:  # pragma: no cover
     from .. import GpuNodePoolArgs
@@ -203,36 +204,9 @@ class KarpenterController(pulumi.ComponentResource):
             opts=child,
         )
 
-        queue = aws.sqs.Queue(
-            f"{name}-queue",
-            aws.sqs.QueueArgs(message_retention_seconds=300, sqs_managed_sse_enabled=True, tags=tags),
-            opts=child,
-        )
-        rules, targets = [], []
-        for event, pattern in INTERRUPTION_EVENTS.items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{event}",
-                aws.cloudwatch.EventRuleArgs(
-                    description=f"{pattern['detail-type'][0]} -> Karpenter interruption queue",
-                    event_pattern=json.dumps(pattern, sort_keys=True),
-                    tags=tags,
-                ),
-                opts=child,
-            )
-            rules.append(rule)
-            targets.append(aws.cloudwatch.EventTarget(
-                f"{name}-{event}-target",
-                aws.cloudwatch.EventTargetArgs(rule=rule.name, arn=queue.arn, target_id="karpenter-queue"),
-                opts=child,
-            ))
-        qp = aws.sqs.QueuePolicy(
-            f"{name}-queue-policy",
-            aws.sqs.QueuePolicyArgs(
-                queue_url=queue.url,
-                policy=pulumi.Output.all(queue.arn, *(r.arn for r in rules)).apply(lambda a: queue_policy(a[0], list(a[1:]))),
-            ),
-            opts=child,
-        )
+        q = interruption_queue(self, name, INTERRUPTION_EVENTS, consumer="Karpenter interruption queue",
+                               target_id="karpenter-queue", tags=tags)
+        queue = q.queue
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
         policy = pulumi.Output.all(cluster_name, node_role.arn, queue.arn, account).apply(
             lambda a: json.dumps(controller_policy(pfx=pfx, region=region, account=a[3], cluster=a[0],
@@ -246,7 +220,7 @@ class KarpenterController(pulumi.ComponentResource):
         self.release = _release(
             self, name, "chart", target.provider, chart=chart, version=version, repo=None, release_name="karpenter",
             values=controller_values(cluster_name=cluster_name, queue_name=queue.name, role_arn=role.arn),
-            depends_on=[crds, qp, role_policy, access, *attachments, *targets],
+            depends_on=[crds, role_policy, access, *attachments, *q.ready],
             skip_crds=True,  # the karpenter-crd release owns them
         )
         self.node_role_name = node_role.name
@@ -282,31 +256,11 @@ class KarpenterController(pulumi.ComponentResource):
 
 def build_pool(parent: pulumi.ComponentResource, name: str, args: "GpuNodePoolArgs") -> PoolBuild:
     """The pool's EC2NodeClass and NodePools (cluster-scoped), after the Karpenter release."""
-    import pulumi_kubernetes as k8s
-
     plan, target, controller = args.plan, args.target, args.karpenter
     if target is None or controller is None:
         raise ValueError(f"pool {plan.name!r}: the karpenter engine needs the cluster's target and KarpenterController")
-    opts = pulumi.ResourceOptions(parent=parent, provider=target.provider, depends_on=[controller.release])
-    meta_labels = {"app.kubernetes.io/managed-by": "gpufleet", "gpufleet.io/pool": plan.name}
-    node_class = k8s.apiextensions.CustomResource(
-        f"{name}-nodeclass",
-        api_version=EC2NODECLASS_API,
-        kind="EC2NodeClass",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=node_class_name(plan.name), labels=meta_labels),
-        spec=ec2_node_class(plan, role=controller.node_role_name, cluster_name=args.cluster.cluster_name,
-                            tags=dict(args.tags), discovery_key=KARPENTER_DISCOVERY_TAG),
-        opts=opts,
-    )
-    native: dict[str, pulumi.Resource] = {}
-    for doc in node_pools(plan, "aws"):
-        native[doc.capacity_type] = k8s.apiextensions.CustomResource(
-            f"{name}-{doc.capacity_type}-nodepool",
-            api_version=NODEPOOL_API,
-            kind="NodePool",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=doc.name, labels=meta_labels),
-            spec=doc.spec,
-            opts=pulumi.ResourceOptions(parent=parent, provider=target.provider,
-                                        depends_on=[controller.release, node_class]),
-        )
+    spec = ec2_node_class(plan, role=controller.node_role_name, cluster_name=args.cluster.cluster_name,
+                          tags=dict(args.tags), discovery_key=KARPENTER_DISCOVERY_TAG)
+    native = node_class_and_pools(parent, name, plan, "aws", provider=target.provider, api_version=EC2NODECLASS_API,
+                                  class_spec=spec, depends_on=[controller.release])
     return PoolBuild(autoscaler_groups={}, node_pools=native)

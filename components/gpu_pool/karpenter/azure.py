@@ -15,36 +15,18 @@ from typing import TYPE_CHECKING
 import pulumi
 
 from .. import PoolBuild
-from . import AKSNODECLASS_API, NODEPOOL_API, aks_node_class, node_class_name, node_pools
+from . import AKSNODECLASS_API, aks_node_class
+from .objects import node_class_and_pools
 
 if TYPE_CHECKING:  # pragma: no cover
     from .. import GpuNodePoolArgs
 
 
 def build_pool(parent: pulumi.ComponentResource, name: str, args: "GpuNodePoolArgs") -> PoolBuild:
-    import pulumi_kubernetes as k8s
-
     plan, target = args.plan, args.target
     if target is None:
         raise ValueError(f"pool {plan.name!r}: node auto-provisioning needs the cluster's KubernetesTarget")
     deps = [args.cluster.cluster_resource] if args.cluster.cluster_resource is not None else []
-    meta_labels = {"app.kubernetes.io/managed-by": "gpufleet", "gpufleet.io/pool": plan.name}
-    node_class = k8s.apiextensions.CustomResource(
-        f"{name}-nodeclass",
-        api_version=AKSNODECLASS_API,
-        kind="AKSNodeClass",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=node_class_name(plan.name), labels=meta_labels),
-        spec=aks_node_class(plan, tags=dict(args.tags)),
-        opts=pulumi.ResourceOptions(parent=parent, provider=target.provider, depends_on=deps),
-    )
-    native: dict[str, pulumi.Resource] = {}
-    for doc in node_pools(plan, "azure"):
-        native[doc.capacity_type] = k8s.apiextensions.CustomResource(
-            f"{name}-{doc.capacity_type}-nodepool",
-            api_version=NODEPOOL_API,
-            kind="NodePool",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=doc.name, labels=meta_labels),
-            spec=doc.spec,
-            opts=pulumi.ResourceOptions(parent=parent, provider=target.provider, depends_on=[*deps, node_class]),
-        )
+    native = node_class_and_pools(parent, name, plan, "azure", provider=target.provider, api_version=AKSNODECLASS_API,
+                                  class_spec=aks_node_class(plan, tags=dict(args.tags)), depends_on=deps)
     return PoolBuild(autoscaler_groups={}, node_pools=native)
