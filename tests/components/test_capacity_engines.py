@@ -228,7 +228,7 @@ def _has(values: dict, path: str) -> bool:
 
 
 def test_every_chart_value_gpufleet_sets_exists_in_the_charts_values():
-    chart_values = yaml.safe_load((DATA / "charts/karpenter/values.yaml").read_text())
+    chart_values = yaml.safe_load((DATA / "charts/karpenter/chart/values.yaml").read_text())
     ours = controller_values(cluster_name="c", queue_name="q", role_arn="arn")
     missing = [p for p in _leaves(ours) if not _has(chart_values, p)]
     assert missing == []
