@@ -200,7 +200,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     with policy_config(settings, args.policy_config):
-        plan = make_plan(raw, stack=stack, progress=args.progress)
+        # With --out the rendered model repositories go to DIR/models/<region>/ with the rest of the plan.
+        plan = make_plan(raw, stack=stack, progress=args.progress,
+                         models_dir=(args.out / "models") if args.out else None)
     args.plan = plan
     return _finish(plan.text, plan.document, plan.run, args)
 

@@ -30,6 +30,9 @@ def test_plan_prod_writes_plan_json_and_manifests(tmp_path):
     assert {r["inputs"]["name"] for r in gke} == {"gpufleet-prod-usc1", "gpufleet-prod-use1"}
     manifests = sorted((out / "k8s").glob("*.yaml"))
     assert manifests and all(yaml.safe_load(m.read_text())["kind"] for m in manifests)
+    # The rendered model repositories go with the plan: DIR/models/<region>/... (not build/<stack>/).
+    configs = sorted((out / "models").glob("*/**/config.pbtxt"))
+    assert configs and {c.relative_to(out / "models").parts[0] for c in configs} >= {"usc1"}
     # Secrets never reach the report or plan.json.
     assert doc["outputs"]["kubeconfigs"] == "[secret]"
     assert "get-token" not in (out / "plan.json").read_text().split('"outputs"')[1]
