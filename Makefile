@@ -35,8 +35,13 @@ tools:
 $(VENV)/bin/helm: $(VENV)/.installed tests/tools/helm_binary.py
 	$(PY) -m tests.tools.helm_binary $@
 
-# The real-tritonserver tests fail (not skip) when the server cannot be found.
-test: $(VENV)/.installed tools $(VENV)/bin/helm
+# The newer tritonserver (2.51.0, nvidia-pytriton 0.7.0) unpacked apart from the project venv,
+# whose protobuf pins keep pytriton at 0.5 (tritonserver 2.41): tests/tools/triton_server.py.
+$(VENV)/triton-2.51/.installed: $(VENV)/.installed tests/tools/triton_server.py
+	$(PY) -m tests.tools.triton_server $(VENV)/triton-2.51
+
+# The real-tritonserver tests (on both servers) fail (not skip) when a server cannot be found.
+test: $(VENV)/.installed tools $(VENV)/bin/helm $(VENV)/triton-2.51/.installed
 	GPUFLEET_REQUIRE_TRITON=1 $(PY) -m pytest
 
 # Regenerate tests/golden/*.json on purpose; review the diff before committing.

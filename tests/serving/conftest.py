@@ -15,7 +15,7 @@ import pytest
 
 from components.triton.model_config import TritonModel, Warmup
 
-from .harness import TritonServer, find_distribution, free_port
+from .harness import TOOL_SERVER, TritonServer, find_distribution, free_port
 from .models import mlp_model, noop_model, render
 
 # The models of the test repository. "mlp" is checked against the in-process forward pass;
@@ -32,11 +32,18 @@ MODELS: dict[str, tuple[str, TritonModel]] = {
 SERVER_ARGS = ["--cache-config=local,size=1048576"]  # NOOP has the response cache on
 
 
-@pytest.fixture(scope="session")
-def triton_dist():
-    dist = find_distribution()
+# Every real-server test runs on both servers: the project venv's (nvidia-pytriton 0.5, 2.41.0)
+# and the newer one unpacked as a tool environment (nvidia-pytriton 0.7.0, 2.51.0).
+SERVERS = {"triton-2.41": None, "triton-2.51": TOOL_SERVER}
+
+
+@pytest.fixture(scope="session", params=sorted(SERVERS))
+def triton_dist(request):
+    site = SERVERS[request.param]
+    dist = find_distribution(site)
     if dist is None:
-        message = "tritonserver not found (nvidia-pytriton with a python backend stub for this Python)"
+        where = f"{site} (python -m tests.tools.triton_server {site})" if site else "the project venv"
+        message = f"tritonserver {request.param} not found in {where}"
         if os.environ.get("GPUFLEET_REQUIRE_TRITON") == "1":
             pytest.fail(message)
         pytest.skip(message)

@@ -70,10 +70,20 @@ class Distribution:
     libs: Path | None
 
 
-def find_distribution() -> Distribution | None:
-    """The tritonserver shipped by nvidia-pytriton, or None when it (or the stub for this Python) is missing."""
+# The newer tritonserver, unpacked apart from the project venv by tests/tools/triton_server.py
+# (`make` installs it): nvidia-pytriton 0.7.0 = tritonserver 2.51.0.
+TOOL_SERVER = ROOT / ".venv" / "triton-2.51"
+
+
+def find_distribution(site: Path | None = None) -> Distribution | None:
+    """The tritonserver shipped by nvidia-pytriton (the project venv's, or the one unpacked under
+    `site`), or None when it (or the stub for this Python) is missing."""
     override = os.environ.get("GPUFLEET_TRITONSERVER_DIR")
-    if override:
+    if site is not None:
+        root = site / "pytriton" / "tritonserver"
+        libs = site / "nvidia_pytriton.libs"
+        libs = libs if libs.is_dir() else None
+    elif override:
         root = Path(override)
         libs = None
     else:
