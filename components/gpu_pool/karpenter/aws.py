@@ -229,7 +229,6 @@ class KarpenterController(pulumi.ComponentResource):
         self.register_outputs({"nodeRoleName": node_role.name, "queueName": queue.name, "controllerRoleArn": role.arn,
                                "chartVersion": version})
 
-
     def monitor(self, monitor_labels: dict[str, str], depends_on: list[pulumi.Resource]) -> Any:
         """A ServiceMonitor on the controller's metrics Service (kube-system/karpenter, port
         http-metrics), labelled for the stack's Prometheus. Ours rather than the chart's: the chart
