@@ -85,7 +85,7 @@ DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
 DEVICE_PLUGIN_VERSION = "0.18.2"
 TERMINATION_HANDLER_CHART = "aks-node-termination-handler"
 TERMINATION_HANDLER_REPO = "https://maksim-paskal.github.io/aks-node-termination-handler/"
-TERMINATION_HANDLER_VERSION = "1.4.0"
+TERMINATION_HANDLER_VERSION = "1.2.0"  # newest in the repo's index.yaml; 1.4.0 exists only in a fork
 
 
 # --- pure helpers ---------------------------------------------------------------------------

@@ -392,7 +392,7 @@ def test_device_plugin_chart_is_pinned_and_targets_gpu_nodes(prod):
 
 def test_termination_handler_chart_is_pinned_and_tolerates_spot(prod):
     (rel,) = [r for r in prod.by_type(RELEASE) if r.inputs["chart"] == "aks-node-termination-handler"]
-    assert rel.inputs["version"] == "1.4.0"
+    assert rel.inputs["version"] == "1.2.0"
     assert rel.inputs["repositoryOpts"] == {"repo": "https://maksim-paskal.github.io/aks-node-termination-handler/"}
     values = rel.inputs["values"]
     assert values["priorityClassName"] == "system-node-critical"

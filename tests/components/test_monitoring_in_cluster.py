@@ -137,7 +137,7 @@ def test_children_parented_named_and_on_the_cluster_provider(run: ProgramRun) ->
 def test_helm_charts_are_pinned(run: ProgramRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in children(run) if r.type == RELEASE}
     assert {c: r["version"] for c, r in releases.items()} == {
-        "kube-prometheus-stack": "81.4.5", "dcgm-exporter": "4.8.1", "prometheus-adapter": "5.3.0"}
+        "kube-prometheus-stack": "81.4.3", "dcgm-exporter": "4.8.1", "prometheus-adapter": "5.3.0"}
     assert releases["kube-prometheus-stack"]["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
     assert releases["prometheus-adapter"]["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
     assert releases["dcgm-exporter"]["repositoryOpts"] == {"repo": "https://nvidia.github.io/dcgm-exporter/helm-charts"}

@@ -2,10 +2,12 @@
 
 Pins (bump deliberately, re-run the tests, read the chart's upgrade notes):
 
-- kube-prometheus-stack 81.4.5 (prometheus-operator v0.88.0; subcharts kube-state-metrics 7.1.0,
-  prometheus-node-exporter 4.51.0, grafana 10.5.12), prometheus-community/helm-charts
-  charts/kube-prometheus-stack/Chart.yaml. Helm installs its CRDs on first install only; upgrading
-  across operator versions needs the CRDs applied first (chart README "Upgrading chart").
+- kube-prometheus-stack 81.4.3 (prometheus-operator v0.88.1; subcharts kube-state-metrics 7.1.0,
+  prometheus-node-exporter 4.51.0, grafana 10.5.15), prometheus-community/helm-charts
+  charts/kube-prometheus-stack/Chart.yaml at tag kube-prometheus-stack-81.4.3 (81.4.5 was never
+  released: it only exists in an unmerged pull request; see tests/data/charts/kube-prometheus-stack).
+  Helm installs its CRDs on first install only; upgrading across operator versions needs the CRDs
+  applied first (chart README "Upgrading chart").
 - dcgm-exporter 4.8.1 (exporter 4.8.1 with DCGM 4.5.2), https://nvidia.github.io/dcgm-exporter/helm-charts.
   Kept below 4.9.0 on purpose: exporter 4.9.0 renames the default fields to their DCGM 4.7 names
   and changes units (utilisation as a 0-1 ratio, memory in bytes), which every rule and dashboard
@@ -74,7 +76,7 @@ class Chart:
     repo: str
 
 
-KUBE_PROMETHEUS_STACK_CHART = Chart("kube-prometheus-stack", "81.4.5", HELM_REPO_PROMETHEUS_COMMUNITY)
+KUBE_PROMETHEUS_STACK_CHART = Chart("kube-prometheus-stack", "81.4.3", HELM_REPO_PROMETHEUS_COMMUNITY)
 DCGM_EXPORTER_CHART = Chart("dcgm-exporter", "4.8.1", HELM_REPO_DCGM)
 PROMETHEUS_ADAPTER_CHART = Chart("prometheus-adapter", "5.3.0", HELM_REPO_PROMETHEUS_COMMUNITY)
 
