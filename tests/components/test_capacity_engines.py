@@ -160,6 +160,7 @@ def test_ec2nodeclass_is_private_encrypted_and_imdsv2_hop_1():
     assert all("karpenter.sh/discovery" not in s.inputs["tags"] for s in subnets if "-public-" in s.name)
     sg = one(plan, "aws:ec2/tag:Tag", "sg-discovery").inputs
     assert (sg["key"], sg["value"]) == ("karpenter.sh/discovery", cluster)
+    assert sg["resourceId"].startswith("<computed:eks.Cluster:")  # required: the EKS-made group
     # The node role Karpenter passes is its own, with an EC2_LINUX access entry so the nodes join.
     entry = [e for e in of(plan, "aws:eks/accessEntry:AccessEntry") if e.inputs.get("type") == "EC2_LINUX"]
     assert len(entry) == 1

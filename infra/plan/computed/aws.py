@@ -24,6 +24,8 @@ def _eks_cluster(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         "endpoint": _ph("eks.Cluster", name, "endpoint"),
         "certificateAuthority": {"data": _ph("eks.Cluster", name, "certificateAuthority.data")},
         "identities": [{"oidcs": [{"issuer": _issuer("eks.Cluster", name)}]}],
+        # The security group EKS creates for the cluster (Karpenter's discovery tag targets it).
+        "vpcConfig": {"clusterSecurityGroupId": _ph("eks.Cluster", name, "vpcConfig.clusterSecurityGroupId")},
     }
 
 
