@@ -147,6 +147,8 @@ def _finish(text: str, document: dict[str, Any], run: Any, args: argparse.Namesp
 
         with progress.step("writing plan.json and manifests"):
             written = args.plan.write(args.out) if getattr(args, "plan", None) else write_outputs(run, args.out, document)
+            if getattr(args, "plan", None):
+                _copy_models(args.plan, args.out)
         with progress.step("rendering report.html (graphviz)"):
             report, warnings = write_report(args.out, document, diff)
     progress.close()
@@ -200,11 +202,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     with policy_config(settings, args.policy_config):
-        # With --out the rendered model repositories go to DIR/models/<region>/ with the rest of the plan.
-        plan = make_plan(raw, stack=stack, progress=args.progress,
-                         models_dir=(args.out / "models") if args.out else None)
+        plan = make_plan(raw, stack=stack, progress=args.progress)
     args.plan = plan
     return _finish(plan.text, plan.document, plan.run, args)
+
+
+def _copy_models(plan, out: Path) -> list[Path]:
+    """The model repositories the program rendered for this stack, under DIR/models/<region>/.
+
+    The program renders them where `pulumi up` would (build/<stack>/models, which is also what
+    plan.json's asset paths name, so plans written to different folders compare equal); the plan's
+    folder gets a copy of each serving region's repository (not of stale folders of other runs)."""
+    import shutil
+
+    # Where the program rendered them: infra.platform.models_dir()'s default, relative to the
+    # working directory as there.
+    src = Path("build") / plan.run.stack / "models"
+    copied = []
+    for region in plan.config.regions:
+        if region.serving is not None and (src / region.name).is_dir():
+            dest = out / "models" / region.name
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(src / region.name, dest)
+            copied.append(dest)
+    return copied
 
 
 def cmd_plan_program(args: argparse.Namespace) -> int:

@@ -81,6 +81,7 @@ def build_region(cfg: PlatformConfig, region: RegionConfig, dr_plan: Any = None)
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
     namespace = _serving_namespace(region, cluster, tags)
+    _serving_network_baseline(region, cluster, namespace)
     imds = [_block_imds(region, cluster, "serving", namespace.metadata.name)]
     pools, karpenter = _gpu_pools(cfg, region, cluster, provider, tags)
     store = _model_store(cfg, region, cluster, provider, tags, dr_plan)
@@ -127,6 +128,18 @@ def _block_imds(region: RegionConfig, cluster: KubernetesCluster, role: str, nam
         labels={"app.kubernetes.io/managed-by": "gpufleet", "app.kubernetes.io/part-of": "gpufleet"},
         opts=pulumi.ResourceOptions(parent=cluster, depends_on=depends_on or []),
     )
+
+
+def _serving_network_baseline(region: RegionConfig, cluster: KubernetesCluster, namespace) -> list:
+    """The serving namespace's default deny and DNS egress; each TritonService adds its allows
+    (components.triton.network), so team services in the namespace bring their own."""
+    from components.cluster.network_policies import namespace_baseline
+    from components.cluster.network_policy_resource import network_policy
+
+    return [network_policy(f"{region.name}-serving-netpol-{m['metadata']['name'].removeprefix('gpufleet-')}", m,
+                           cluster.target.provider, namespace=namespace.metadata.name,
+                           opts=pulumi.ResourceOptions(parent=cluster))
+            for m in namespace_baseline(SERVING_NAMESPACE)]
 
 
 def _project(region: RegionConfig) -> str | None:

@@ -362,6 +362,23 @@ def create(parent: pulumi.ComponentResource, name: str, args: KubernetesClusterA
             opts=opts,
         )
 
+    # The VPC CNI as a managed add-on with its network policy agent on: without it EKS enforces no
+    # NetworkPolicy (gpufleet's default-deny and allow policies would be inert). The add-on takes
+    # over the aws-node DaemonSet EKS bootstraps (OVERWRITE); its version is EKS's default for the
+    # cluster version unless upgraded through the add-on.
+    aws.eks.Addon(
+        f"{name}-vpc-cni",
+        aws.eks.AddonArgs(
+            cluster_name=cluster.name,
+            addon_name="vpc-cni",
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}, sort_keys=True),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
     if c.capacity_engine == "karpenter":
         # Karpenter's nodes join the security group EKS created for the cluster (as managed node
         # groups' nodes do), selected by tag; EKS owns the group, so a standalone tag.

@@ -629,6 +629,12 @@ class TritonServiceArgs(Args):
         "URIs are derived from the store and the prefix).",
     )
     monitoring: bool = Field(True, description="Create the ServiceMonitor (needs the prometheus-operator CRDs); default true.")
+    network_policies: bool = Field(
+        True,
+        description="Create the NetworkPolicies that let the gateway, Prometheus and the model store reach these pods "
+        "through the namespace's default deny (components.triton.network); default true. False only where the "
+        "namespace has no default deny and nothing else restricts it.",
+    )
     priority_class: Literal["create", "existing"] = Field(
         "create",
         description=f"create (default): create the cluster-wide PriorityClass {FLOOR_PRIORITY_CLASS} (one per cluster); "

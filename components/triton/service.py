@@ -14,6 +14,9 @@ Objects (namespace `args.namespace`, names prefixed with `spec.name`):
 - Service `<name>` (http 8000, grpc 8001, metrics 8002) over all of them; PodDisruptionBudget
   (minAvailable = floor); HPA `<name>-burst` on the prometheus-adapter pods metric
   triton_queue_compute_ratio; ServiceMonitor `<name>` (label selector of the monitoring stack).
+- NetworkPolicies `<name>-allow-serving` (gateway -> http/grpc, Prometheus -> metrics, egress to
+  the store and workload identity) and, with schedules, `<name>-scaler-allow-kube-api`
+  (components.triton.network; `network_policies: false` skips them).
 - Scheduled windows: per window a CronJob at `start` and at `end` patching the HPA's minReplicas,
   with a ServiceAccount/Role/RoleBinding allowed to get/patch that one HPA only.
 
@@ -175,6 +178,9 @@ class TritonService(pulumi.ComponentResource):
             )
             floor_deps.append(self.priority_class)
 
+        # Before the pods: in the namespace's default deny they need these to load models and be reached.
+        self.network_policies = self._network_policies() if args.network_policies else []
+        sa_deps = sa_deps + self.network_policies
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         stable = self.tracks["stable"]
         if self.plan.floor_replicas > 0:
@@ -464,6 +470,19 @@ class TritonService(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[self.service])),
         )
+
+    def _network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
+        """The allows through the namespace's default deny (components.triton.network); the
+        Deployments wait for them, so no pod starts unable to read its models."""
+        from ..cluster.network_policy_resource import network_policy
+        from .network import triton_policies
+
+        manifests = triton_policies(namespace=self.args.namespace, service_name=self.args.spec.name,
+                                    pod_labels=dict(self.labels), cloud=self.args.target.cloud,
+                                    scaler=bool(self.args.spec.schedules))
+        return [network_policy(f"{self._name}-netpol-{m['metadata']['name'].removeprefix(self.args.spec.name + '-')}",
+                               m, self.args.target.provider, opts=pulumi.ResourceOptions(parent=self))
+                for m in manifests]
 
     def _schedules(self) -> list[k8s.batch.v1.CronJob]:
         spec, ns = self.args.spec, self.args.namespace

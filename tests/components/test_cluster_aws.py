@@ -462,3 +462,11 @@ def test_adopt_by_stack_reference_without_kubeconfig_fails() -> None:
     outs = {k: v for k, v in REF_OUTPUTS.items() if k != "kubeconfig"}
     with pytest.raises(Exception, match="has no output 'kubeconfig'"):
         run_cluster("aws", {"adopt": {"stack_reference": REF}}, stack_reference_outputs={REF: outs})
+
+
+def test_the_vpc_cni_enforces_network_policies(dev: ProgramRun) -> None:
+    # Without the VPC CNI's network policy agent EKS ignores every NetworkPolicy gpufleet writes.
+    (addon,) = [r for r in dev.resources if r.type == "aws:eks/addon:Addon"]
+    assert addon.inputs["addonName"] == "vpc-cni"
+    assert json.loads(addon.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert addon.inputs["resolveConflictsOnCreate"] == "OVERWRITE"

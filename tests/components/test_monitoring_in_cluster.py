@@ -125,7 +125,8 @@ def test_children_parented_named_and_on_the_cluster_provider(run: ProgramRun) ->
     assert_explicit_providers(run)
     comp = component(run)
     kids = children(run)
-    assert {r.type for r in kids} == {NAMESPACE, RELEASE, CONFIGMAP, PROMETHEUS_RULE, "kubernetes:core/v1:ResourceQuota"}
+    assert {r.type for r in kids} == {NAMESPACE, RELEASE, CONFIGMAP, PROMETHEUS_RULE, "kubernetes:core/v1:ResourceQuota",
+                                      "kubernetes:networking.k8s.io/v1:NetworkPolicy"}
     k8s_provider = run.one("pulumi:providers:kubernetes", "r1-k8s")
     for r in kids:
         assert r.name.startswith(comp.name + "-"), r.name
@@ -312,7 +313,8 @@ def test_namespaces_pod_security(run: ProgramRun) -> None:
 
 def test_every_kubernetes_object_is_strictly_schema_valid(run: ProgramRun) -> None:
     objects = [r for r in children(run) if is_kubernetes_object(r)]
-    assert len(objects) == 7  # 2 namespaces, quota, counters, 2 dashboards, the rule
+    # 2 namespaces, quota, counters, 2 dashboards, the rule, 13 NetworkPolicies (in_cluster.network)
+    assert len(objects) == 20
     registered = custom_resource_schemas()
     for r in objects:
         obj = manifest(r)

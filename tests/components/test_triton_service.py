@@ -243,8 +243,8 @@ def test_objects_per_cloud(cloud_run) -> None:
     cloud, run = cloud_run
     assert sorted(deployments(run)) == ["burst", "floor"]
     kinds = sorted(o["kind"] for o in k8s_objects(run) if o["metadata"].get("namespace") == NS)
-    assert kinds == ["Deployment", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Service",
-                     "ServiceAccount", "ServiceMonitor"]
+    assert kinds == ["Deployment", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PodDisruptionBudget",
+                     "Service", "ServiceAccount", "ServiceMonitor"]
     for obj in k8s_objects(run):
         if obj["metadata"].get("namespace") == NS:
             assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "triton"

@@ -138,8 +138,12 @@ def test_runs_a_triton_service_in_the_platform_namespace(run: ProgramRun) -> Non
 
 def test_every_kubernetes_object_is_schema_valid(run: ProgramRun) -> None:
     objects = [manifest(r) for r in run.resources if is_kubernetes_object(r)]
+    # NetworkPolicy: the team's own allows through the serving namespace's default deny.
     assert {o["kind"] for o in objects} == {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-                                            "ServiceMonitor"}
+                                            "ServiceMonitor", "NetworkPolicy"}
+    (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    assert policy["metadata"]["name"] == "search-ranker-allow-serving"
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "search-ranker"
     for obj in objects:
         if obj["kind"] == "ServiceMonitor":
             jsonschema.validate(obj, SERVICE_MONITOR_SCHEMA)

@@ -10,6 +10,8 @@ Creates, on the region's Kubernetes provider (`target.provider`):
   dcgm-exporter and node-exporter, the only pods that need host access (dcgm-exporter runs as
   root with SYS_ADMIN and a hostPath, privileged on GKE), and a ResourceQuota that admits
   system-node-critical pods outside kube-system (GKE only admits them where such a quota exists).
+- In both namespaces a default-deny NetworkPolicy, DNS egress and the allows each pod needs
+  (`in_cluster.network`; `network_policies: false` skips them).
 
 Selection contract (constants in `charts`): Prometheus loads every ServiceMonitor, PodMonitor,
 Probe and PrometheusRule labelled `MONITOR_SELECTOR` (`release: gpufleet-monitoring`) in any
@@ -79,6 +81,8 @@ class GpuMonitoringArgs(Args):
                                      "severity of dev alerts (critical becomes warning).")
     tags: dict[str, str] = Field(default_factory=dict, description="Cost tags; environment/owner/cost-center become "
                                  "labels on the namespaces. Default: none.")
+    network_policies: bool = Field(True, description="Default deny plus the allows every monitoring pod needs in "
+                                   "both namespaces (see in_cluster.network); default true.")
 
 
 def _managed() -> dict[str, str]:
@@ -175,13 +179,26 @@ class GpuMonitoring(pulumi.ComponentResource):
                 opts=child({"depends_on": depends_on}),
             )
 
+        # --- network policies (before the pods: the charts start inside the default deny) ------
+        policies: list[pulumi.Resource] = []
+        if args.network_policies:
+            from ...cluster.network_policy_resource import network_policy
+            from .network import monitoring_policies, node_agent_policies
+
+            for ns_output, manifests in ((mon, monitoring_policies(target.cloud)), (agents, node_agent_policies())):
+                for m in manifests:
+                    role = m["metadata"]["name"].removeprefix("gpufleet-")
+                    where = "-node-agents" if m["metadata"]["namespace"] == NODE_AGENTS_NAMESPACE else ""
+                    policies.append(network_policy(f"{name}{where}-netpol-{role}", m, provider, namespace=ns_output,
+                                                   opts=child()))
+
         # --- kube-prometheus-stack ------------------------------------------------------------
         stack = release(
             "kube-prometheus-stack", KUBE_PROMETHEUS_STACK_CHART, mon, STACK_RELEASE,
             charts.kube_prometheus_stack_values(environment=env, cloud=target.cloud, region=target.region,
                                                 cluster_name=target.cluster_name),
             # node-exporter is installed into the node-agents namespace (namespaceOverride).
-            depends_on=[agents_ns, critical_quota],
+            depends_on=[agents_ns, critical_quota, *policies],
             timeout=900,
         )
 
@@ -242,6 +259,7 @@ class GpuMonitoring(pulumi.ComponentResource):
         self.ready: list[pulumi.Resource] = [stack, adapter]
         self.releases = {"kube-prometheus-stack": stack, "dcgm-exporter": dcgm, "prometheus-adapter": adapter}
         self.prometheus_rule = rule
+        self.network_policies = policies
         self.dashboards = dashboards
         self.register_outputs({
             "namespace": mon,
