@@ -153,6 +153,7 @@ class TritonServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
         self.http_port = self.grpc_port = self.metrics_port = 0
+        self._metrics_on = True
         self.log_path = self.workdir / "tritonserver.log"
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -197,10 +198,12 @@ class TritonServer:
         last = ""
         for _ in range(3):  # a free port can be taken between probing and binding: retry
             self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
+            cmd = self.command()
+            self._metrics_on = "--allow-metrics=false" not in cmd
             log = self.log_path.open("ab")
             try:
                 self.proc = subprocess.Popen(
-                    self.command(), env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                    cmd, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, start_new_session=True,
                 )
             finally:
@@ -221,7 +224,9 @@ class TritonServer:
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
                 raise ServerFailed(f"tritonserver exited ({self.proc and self.proc.returncode}):\n{self.log_tail()}")
-            if self.ready():
+            # tritonserver answers /v2/health/ready from the HTTP endpoint before it has opened
+            # the metrics endpoint (main.cc starts metrics last): wait for both.
+            if self.ready() and (not self._metrics_on or self.metrics_listening()):
                 return
             time.sleep(0.2)
         raise ServerFailed(f"tritonserver not ready after {self.ready_timeout_s:.0f} s:\n{self.log_tail()}")
@@ -231,6 +236,13 @@ class TritonServer:
         try:
             return http_get(self.url + path, timeout=2)[0] == 200
         except (urllib.error.URLError, OSError):
+            return False
+
+    def metrics_listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.metrics_port), timeout=1):
+                return True
+        except OSError:
             return False
 
     def alive(self) -> bool:
